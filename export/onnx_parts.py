@@ -1,0 +1,86 @@
+"""Export a probed classifier with optimum, then cut the graph into one part per stage.
+
+The page runs the parts as a chain (embeddings -> block 1 -> ... -> block N -> head) and re-runs a
+single block for its details. Every boundary tensor is a named output of the whole graph, so the
+parts compute exactly what the whole graph computes.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+
+import onnx
+import onnx.utils
+from optimum.exporters.onnx.convert import export_pytorch
+from optimum.exporters.tasks import TasksManager
+from optimum.utils import DummyVisionInputGenerator
+from tqdm import tqdm
+
+from .probe import ProbedModel
+
+OPSET = 17  # first opset with LayerNormalization as one op
+
+
+class _SizedVisionInputGenerator(DummyVisionInputGenerator):
+    """Optimum's vision dummy input, at the size the page will feed rather than the config's."""
+
+    def __init__(self, task, normalized_config, height: int, width: int, **kwargs):
+        super().__init__(task, normalized_config, height=height, width=width, **kwargs)
+        self.height, self.width = self.image_size = (height, width)
+
+
+def _onnx_config(probed: ProbedModel):
+    """The family's own optimum config, with a fixed image size and every probed tensor as output."""
+    base = TasksManager.get_exporter_config_constructor(
+        exporter="onnx", model=probed.model, task="image-classification", library_name="transformers"
+    ).func
+    outputs = OrderedDict((s.name, {0: "batch_size"}) for s in probed.specs)
+
+    class ProbedOnnxConfig(base):
+        DUMMY_INPUT_GENERATOR_CLASSES = (_SizedVisionInputGenerator,)
+
+        @property
+        def inputs(self):
+            return {"pixel_values": {0: "batch_size"}}
+
+        @property
+        def outputs(self):
+            return outputs
+
+    return ProbedOnnxConfig(probed.model.config, task="image-classification")
+
+
+def export_whole(probed: ProbedModel, image_size: tuple[int, int], path: Path) -> None:
+    height, width = image_size
+    export_pytorch(
+        probed, _onnx_config(probed), OPSET, path,
+        input_shapes={"batch_size": 1, "height": height, "width": width},
+    )
+
+
+def stage_plan(probed: ProbedModel) -> list[dict]:
+    """Name, input and outputs of each part, in the order the chain runs them."""
+    stages: list[dict] = []
+    for spec in probed.specs:
+        if not stages or stages[-1]["name"] != spec.stage:
+            previous = stages[-1]["outputs"][-1] if stages else "pixel_values"
+            stages.append({"name": spec.stage, "input": previous, "outputs": []})
+        stages[-1]["outputs"].append(spec.name)
+    for stage in stages:
+        if stage["name"].startswith("layer."):
+            if stage["outputs"][-1] != stage["name"] + ".output":
+                raise RuntimeError(f"{stage['name']} must end with its block output")
+    return stages
+
+
+def split(whole: Path, stages: list[dict], out_dir: Path) -> list[dict]:
+    """Write one ONNX file per stage; return the stage list with file names."""
+    parts = []
+    for stage in tqdm(stages, desc="split into parts", unit="part"):
+        file = f"{stage['name']}.onnx"
+        onnx.utils.extract_model(str(whole), str(out_dir / file), [stage["input"]], stage["outputs"],
+                                 check_model=False)
+        model = onnx.load(str(out_dir / file))
+        onnx.checker.check_model(model)
+        parts.append({**stage, "file": file})
+    return parts

@@ -1,0 +1,178 @@
+"""From a Hugging Face checkpoint to `web/model/<name>/`: parts, manifest and samples.
+
+The folder appears whole or not at all: everything is written to a hidden sibling folder that
+replaces the old one only once the parts have been checked against PyTorch.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import onnx
+import optimum
+import torch
+import transformers
+from transformers import AutoConfig, AutoImageProcessor
+
+from . import fidelity
+from .families import SUPPORTED, UnsupportedModel, check_config
+from .onnx_parts import OPSET, export_whole, split, stage_plan
+from .preprocess import input_size, preprocess, recipe_from_processor
+from .probe import ProbedModel
+from .samples import SAMPLES, write_samples
+
+FORMAT = 1
+TOLERANCE = 1e-4  # max abs diff relative to each tensor's range, fp32
+
+
+class ExportError(RuntimeError):
+    """A problem the user can fix: said in one line, without a traceback."""
+
+
+def default_name(model_ref: str) -> str:
+    return re.sub(r"[^a-z0-9._-]+", "-", Path(model_ref.rstrip("/")).name.lower()).strip("-.") or "model"
+
+
+def load(model_ref: str):
+    """The classifier, its preprocessing recipe, and the family adapter."""
+    try:
+        config = AutoConfig.from_pretrained(model_ref)
+    except (OSError, ValueError) as error:
+        raise ExportError(f"cannot read a Hugging Face config from {model_ref!r}: {_first_line(error)}") from None
+    try:
+        architecture = check_config(config)
+    except UnsupportedModel as error:
+        raise ExportError(str(error)) from None
+    model_class = getattr(transformers, architecture)
+    try:
+        model = model_class.from_pretrained(model_ref, attn_implementation="eager").eval()
+    except Exception as error:  # a truncated or foreign weights file raises many kinds of errors
+        raise ExportError(f"cannot load the weights of {model_ref!r}: {_first_line(error)}") from None
+    try:
+        processor = AutoImageProcessor.from_pretrained(model_ref)
+    except (OSError, ValueError):
+        processor = None
+    return model, recipe_from_processor(processor, config), SUPPORTED[architecture]
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def build_manifest(name, title, model_ref, model, family, recipe, specs, shapes, parts, samples, diffs):
+    config = model.config
+    height, width = input_size(recipe)
+    patch = config.patch_size
+    grid = [height // patch, width // patch]
+    special = family.token_labels
+    labels = [config.id2label[i] for i in sorted(config.id2label, key=int)]
+    return {
+        "format": FORMAT,
+        "name": name,
+        "title": title,
+        "source": model_ref,
+        "architecture": config.architectures[0],
+        "family": family.name,
+        "image_size": [height, width],
+        "patch_size": patch,
+        "grid": grid,
+        "num_patches": grid[0] * grid[1],
+        "special_tokens": special,
+        "tokens": len(special) + grid[0] * grid[1],
+        "hidden_size": config.hidden_size,
+        "num_heads": config.num_attention_heads,
+        "head_size": config.hidden_size // config.num_attention_heads,
+        "mlp_size": shapes["layer.0.mlp.pre_act"][-1],
+        "num_layers": config.num_hidden_layers,
+        "activation": config.hidden_act,
+        "layer_norm_eps": config.layer_norm_eps,
+        "layer_scale": family.layer_scale is not None,
+        "head": family.head,
+        "labels": labels,
+        "preprocessing": recipe,
+        "stages": parts,
+        "tensors": [{"name": "pixel_values", "shape": [1, 3, height, width], "stage": "input",
+                     "meaning": "the preprocessed image: resized, rescaled and normalised RGB"}]
+                   + [{"name": s.name, "shape": shapes[s.name], "stage": s.stage, "meaning": s.meaning}
+                      for s in specs],
+        "samples": samples,
+        "fidelity": {"image": samples[0]["id"], "max_relative_diff": max(diffs.values()),
+                     "tolerance": TOLERANCE},
+        "exported_with": {"transformers": transformers.__version__, "torch": torch.__version__,
+                          "optimum": getattr(optimum, "__version__", "unknown"), "onnx": onnx.__version__,
+                          "opset": OPSET},
+    }
+
+
+def export_model(model_ref: str, out_root: Path, name: str | None = None, title: str | None = None,
+                 make_default: bool = False) -> Path:
+    name = name or default_name(model_ref)
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", name):
+        raise ExportError(f"model name {name!r}: use lower-case letters, digits, '.', '_' and '-'")
+    model, recipe, family = load(model_ref)
+    height, width = input_size(recipe)
+    if height % model.config.patch_size or width % model.config.patch_size:
+        raise ExportError(f"input {height}x{width} is not a multiple of the patch size {model.config.patch_size}")
+    probed = ProbedModel(model, family)
+    out_root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.partial-", dir=out_root))
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            whole = Path(scratch) / "whole.onnx"
+            export_whole(probed, (height, width), whole)
+            parts = split(whole, stage_plan(probed), staging)
+        for part in parts:
+            part["bytes"] = (staging / part["file"]).stat().st_size
+        samples = write_samples(staging / "samples")
+        pixel_values = preprocess(SAMPLES[0].load(), recipe)
+        reference = fidelity.run_torch(probed, pixel_values)
+        diffs = fidelity.compare(reference, fidelity.run_parts(staging, parts, pixel_values))
+        worst = max(diffs, key=diffs.get)
+        if diffs[worst] > TOLERANCE:
+            raise ExportError(f"exported {worst} differs from PyTorch by {diffs[worst]:.2e} of its range")
+        shapes = {n: list(v.shape) for n, v in reference.items()}
+        manifest = build_manifest(name, title or name, model_ref, model, family, recipe, probed.specs,
+                                  shapes, parts, samples, diffs)
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))
+        os.chmod(staging, 0o755)
+        final = out_root / name
+        _replace_dir(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    write_index(out_root, default=name if make_default else None)
+    return final
+
+
+def _replace_dir(new: Path, final: Path) -> None:
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        final.rename(old)
+    new.rename(final)
+    if old:
+        shutil.rmtree(old)
+
+
+def write_index(out_root: Path, default: str | None = None) -> dict:
+    """index.json lists every complete model folder; it is rebuilt, never edited."""
+    index_path = out_root / "index.json"
+    previous = json.loads(index_path.read_text()).get("default") if index_path.exists() else None
+    models = []
+    for manifest_path in sorted(out_root.glob("*/manifest.json")):
+        if manifest_path.parent.name.startswith("."):
+            continue
+        manifest = json.loads(manifest_path.read_text())
+        models.append({"name": manifest["name"], "title": manifest["title"], "family": manifest["family"],
+                       "architecture": manifest["architecture"], "manifest": f"{manifest['name']}/manifest.json"})
+    names = [m["name"] for m in models]
+    chosen = next((d for d in (default, previous) if d in names), names[0] if names else None)
+    index = {"format": FORMAT, "default": chosen, "models": models}
+    tmp = index_path.with_name(f".index.json.{os.getpid()}")
+    tmp.write_text(json.dumps(index, indent=1))
+    os.replace(tmp, index_path)
+    return index

@@ -1,0 +1,214 @@
+"""Expose every intermediate tensor of a ViT-family classifier under a stable semantic name.
+
+`ProbedModel` wraps a Hugging Face classifier: hooks and a recording attention function collect
+the model's own tensors during one forward pass, and the forward returns them all, so a tracing
+exporter turns each into a named graph output. The attention function repeats the eager
+implementation's arithmetic step for step; it only also keeps the pre-softmax scores.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import AttentionInterface
+
+from .families import Family
+
+ATTENTION = "vitlens_probe"
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    stage: str
+    meaning: str
+
+
+def tensor_specs(family: Family, num_layers: int) -> list[TensorSpec]:
+    """Every exposed tensor, in the order the forward pass computes it."""
+    specs = [
+        TensorSpec("embeddings.patch_conv", "embeddings",
+                   "patch-embedding convolution output: one channel map per hidden unit over the patch grid"),
+        TensorSpec("embeddings.patches", "embeddings",
+                   "patch embeddings flattened to one token per patch"),
+        TensorSpec("embeddings.with_cls", "embeddings",
+                   "patch tokens after the learned " + " and ".join(family.token_labels)
+                   + " token(s) are prepended"),
+        TensorSpec("embeddings.position", "embeddings",
+                   "position embeddings added to each token"
+                   + (" (bicubically resized to this image's patch grid)" if family.name == "dinov2" else "")),
+        TensorSpec("embeddings.output", "embeddings", "tokens entering block 1: embeddings plus position embeddings"),
+    ]
+    for i in range(num_layers):
+        stage, p, n = f"layer.{i}", f"layer.{i}.", i + 1
+        specs += [
+            TensorSpec(p + "norm_before", stage, f"block {n} input after the LayerNorm before attention"),
+            TensorSpec(p + "attention.query", stage, f"block {n} queries, per head"),
+            TensorSpec(p + "attention.key", stage, f"block {n} keys, per head"),
+            TensorSpec(p + "attention.value", stage, f"block {n} values, per head"),
+            TensorSpec(p + "attention.scores", stage,
+                       f"block {n} attention scores Q.K^T / sqrt(head size), before softmax"),
+            TensorSpec(p + "attention.probs", stage,
+                       f"block {n} attention probabilities: softmax of the scores over keys"),
+            TensorSpec(p + "attention.context", stage,
+                       f"block {n} attention-weighted sum of values, heads concatenated"),
+            TensorSpec(p + "attention.output", stage, f"block {n} attention output after the output projection"),
+        ]
+        if family.layer_scale:
+            specs.append(TensorSpec(p + "layer_scale1", stage,
+                                    f"block {n} attention output scaled per channel by layer-scale"))
+        specs += [
+            TensorSpec(p + "residual", stage, f"block {n} first residual: block input plus attention branch"),
+            TensorSpec(p + "norm_after", stage, f"block {n} first residual after the LayerNorm before the MLP"),
+            TensorSpec(p + "mlp.pre_act", stage, f"block {n} MLP first linear layer, before the activation"),
+            TensorSpec(p + "mlp.post_act", stage, f"block {n} MLP hidden units after the GELU activation"),
+            TensorSpec(p + "mlp.output", stage, f"block {n} MLP output after the second linear layer"),
+        ]
+        if family.layer_scale:
+            specs.append(TensorSpec(p + "layer_scale2", stage,
+                                    f"block {n} MLP output scaled per channel by layer-scale"))
+        specs.append(TensorSpec(p + "output", stage, f"block {n} output: first residual plus MLP branch"))
+    specs += [
+        TensorSpec("final_norm", "head", "tokens after the final LayerNorm"),
+        TensorSpec("pooled", "head", "the vector the classifier reads: " + family.pooled),
+    ]
+    if "distillation_classifier" in family.head:
+        specs.append(TensorSpec("pooled_distillation", "head",
+                                "the distillation-token vector the distillation classifier reads"))
+    specs.append(TensorSpec("logits", "head", "class scores: " + family.head))
+    return specs
+
+
+def _first(output):
+    return output[0] if isinstance(output, (tuple, list)) else output
+
+
+def _recording_attention(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
+    """The eager attention of modeling_vit/deit/dinov2, also recording Q, K, V, scores and probs."""
+    scores = torch.matmul(query, key.transpose(-1, -2)) * scaling  # (batch, heads, tokens, tokens)
+    probs = nn.functional.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
+    probs = nn.functional.dropout(probs, p=dropout, training=module.training)
+    if attention_mask is not None:
+        probs = probs * attention_mask
+    context = torch.matmul(probs, value).transpose(1, 2).contiguous()  # (batch, tokens, heads, head size)
+    record = getattr(module, "_vitlens_record", None)
+    if record is not None:
+        prefix = module._vitlens_prefix
+        record(prefix + "query", query)
+        record(prefix + "key", key)
+        record(prefix + "value", value)
+        record(prefix + "scores", scores)
+        record(prefix + "probs", probs)
+    return context, probs
+
+
+AttentionInterface.register(ATTENTION, _recording_attention)
+
+
+class Probe:
+    """Context manager: while active, the model's forward fills `self.tensors`."""
+
+    def __init__(self, model: nn.Module, family: Family):
+        self.model, self.family = model, family
+        self.tensors: OrderedDict[str, torch.Tensor] = OrderedDict()
+        self._handles = []
+        self._saved_attn = None
+
+    def record(self, name: str, tensor: torch.Tensor):
+        if name in self.tensors:
+            raise RuntimeError(f"tensor {name} recorded twice: was the model run twice inside one probe?")
+        self.tensors[name] = tensor
+
+    def _on_output(self, module: nn.Module, name: str):
+        self._handles.append(module.register_forward_hook(lambda m, i, o: self.record(name, _first(o))))
+
+    def _on_input(self, module: nn.Module, name: str):
+        self._handles.append(module.register_forward_pre_hook(lambda m, i: self.record(name, i[0])))
+
+    def __enter__(self):
+        fam, model = self.family, self.model
+        base = fam.base_model(model)
+        emb = base.embeddings
+        self._on_output(emb.patch_embeddings.projection, "embeddings.patch_conv")
+        self._on_output(emb.patch_embeddings, "embeddings.patches")
+        self._handles.append(emb.patch_embeddings.register_forward_hook(self._record_tokens))
+        if fam.name == "dinov2":
+            resize = emb.interpolate_pos_encoding
+            emb.interpolate_pos_encoding = lambda *a: self._record_position(resize(*a))
+        self._on_output(emb, "embeddings.output")
+        for i, block in enumerate(fam.blocks(model)):
+            p = f"layer.{i}."
+            self._on_output(block.get_submodule(fam.norm_before), p + "norm_before")
+            self_attention = block.attention.attention
+            self_attention._vitlens_record, self_attention._vitlens_prefix = self.record, p + "attention."
+            self._on_output(self_attention, p + "attention.context")
+            self._on_output(block.attention.output, p + "attention.output")
+            if fam.layer_scale:
+                self._on_output(block.get_submodule(fam.layer_scale[0]), p + "layer_scale1")
+            self._on_input(block.get_submodule(fam.norm_after), p + "residual")
+            self._on_output(block.get_submodule(fam.norm_after), p + "norm_after")
+            self._on_output(block.get_submodule(fam.mlp_in), p + "mlp.pre_act")
+            self._on_output(block.get_submodule(fam.mlp_act), p + "mlp.post_act")
+            self._on_output(block.get_submodule(fam.mlp_out), p + "mlp.output")
+            if fam.layer_scale:
+                self._on_output(block.get_submodule(fam.layer_scale[1]), p + "layer_scale2")
+            self._on_output(block, p + "output")
+        self._on_output(base.layernorm, "final_norm")
+        if hasattr(model, "classifier"):
+            self._on_input(model.classifier, "pooled")
+        else:
+            self._on_input(model.cls_classifier, "pooled")
+            self._on_input(model.distillation_classifier, "pooled_distillation")
+        self._saved_attn = model.config._attn_implementation
+        model.config._attn_implementation = ATTENTION
+        return self
+
+    def _record_tokens(self, module, inputs, patches):
+        """Record the token sequence as the embeddings module forms it.
+
+        The concatenation happens inside the embeddings' forward, out of reach of hooks; this
+        repeats it (the same op on the same values). ViT and DeiT add their position parameter
+        as it is; DINOv2 resizes it to the grid, recorded where that happens.
+        """
+        emb = self.family.base_model(self.model).embeddings
+        batch = patches.shape[0]
+        specials = [getattr(emb, t).expand(batch, -1, -1) for t in self.family.special_tokens]
+        self.record("embeddings.with_cls", torch.cat((*specials, patches), dim=1))  # (batch, tokens, hidden)
+        if self.family.name != "dinov2":
+            self.record("embeddings.position", emb.position_embeddings.expand(batch, -1, -1))
+
+    def _record_position(self, position: torch.Tensor) -> torch.Tensor:
+        self.record("embeddings.position", position)
+        return position
+
+    def __exit__(self, *exc):
+        for h in self._handles:
+            h.remove()
+        vars(self.family.base_model(self.model).embeddings).pop("interpolate_pos_encoding", None)
+        for block in self.family.blocks(self.model):
+            del block.attention.attention._vitlens_record, block.attention.attention._vitlens_prefix
+        self.model.config._attn_implementation = self._saved_attn
+        return False
+
+
+class ProbedModel(nn.Module):
+    """A classifier whose forward returns every exposed tensor, in `specs` order."""
+
+    def __init__(self, model: nn.Module, family: Family):
+        super().__init__()
+        self.model, self.family = model, family
+        self.specs = tensor_specs(family, len(family.blocks(model)))
+        self.config = model.config
+
+    def forward(self, pixel_values: torch.Tensor) -> dict[str, torch.Tensor]:
+        with Probe(self.model, self.family) as probe:
+            logits = self.model(pixel_values=pixel_values).logits
+        probe.record("logits", logits)
+        wanted = [s.name for s in self.specs]
+        missing = [n for n in wanted if n not in probe.tensors]
+        extra = [n for n in probe.tensors if n not in wanted]
+        if missing or extra:
+            raise RuntimeError(f"probe mismatch: missing {missing}, unexpected {extra}")
+        return OrderedDict((n, probe.tensors[n]) for n in wanted)
