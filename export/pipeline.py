@@ -21,6 +21,7 @@ from transformers import AutoConfig, AutoImageProcessor
 from . import fidelity
 from .families import SUPPORTED, UnsupportedModel, check_config
 from .onnx_parts import OPSET, export_whole, split, stage_plan
+from . import preprocess_graph
 from .preprocess import input_size, preprocess, recipe_from_processor
 from .probe import ProbedModel
 from .samples import SAMPLES, write_samples
@@ -93,7 +94,7 @@ def build_manifest(name, title, model_ref, model, family, recipe, specs, shapes,
         "layer_scale": family.layer_scale is not None,
         "head": family.head,
         "labels": labels,
-        "preprocessing": recipe,
+        "preprocessing": {**recipe, "graph": "preprocess.onnx"},
         "stages": parts,
         "tensors": [{"name": "pixel_values", "shape": [1, 3, height, width], "stage": "input",
                      "meaning": "the preprocessed image: resized, rescaled and normalised RGB"}]
@@ -114,6 +115,9 @@ def export_model(model_ref: str, out_root: Path, name: str | None = None, title:
     if not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", name):
         raise ExportError(f"model name {name!r}: use lower-case letters, digits, '.', '_' and '-'")
     model, recipe, family = load(model_ref)
+    if recipe["resample"] not in preprocess_graph.MODES:
+        raise ExportError(f"the checkpoint resizes with {recipe['resample']}; the page can do "
+                          f"{', '.join(preprocess_graph.MODES)}")
     height, width = input_size(recipe)
     if height % model.config.patch_size or width % model.config.patch_size:
         raise ExportError(f"input {height}x{width} is not a multiple of the patch size {model.config.patch_size}")
@@ -127,6 +131,7 @@ def export_model(model_ref: str, out_root: Path, name: str | None = None, title:
             parts = split(whole, stage_plan(probed), staging)
         for part in parts:
             part["bytes"] = (staging / part["file"]).stat().st_size
+        onnx.save(preprocess_graph.build(recipe["resample"]), staging / "preprocess.onnx")
         samples = write_samples(staging / "samples")
         pixel_values = preprocess(SAMPLES[0].load(), recipe)
         reference = fidelity.run_torch(probed, pixel_values)

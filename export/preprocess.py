@@ -6,8 +6,24 @@ preprocessing is tested against, and it matches the Hugging Face processor it ca
 """
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 from PIL import Image
+
+
+def _shared(name: str):
+    """A stdlib module of the page's Python (web/py), shared so both runtimes agree."""
+    path = Path(__file__).resolve().parent.parent / "web" / "py" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"vitlens_web_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+geometry = _shared("geometry")
+input_size = geometry.input_size
 
 RESAMPLE = {Image.Resampling.NEAREST: "nearest", Image.Resampling.BILINEAR: "bilinear",
             Image.Resampling.BICUBIC: "bicubic", Image.Resampling.LANCZOS: "lanczos",
@@ -44,39 +60,26 @@ def recipe_from_processor(processor, config) -> dict:
     }
 
 
-def input_size(recipe: dict) -> tuple[int, int]:
-    box = recipe["crop"] or recipe["resize"]
-    if "height" not in box:
-        raise ValueError("a shortest-edge resize needs a centre crop to give a fixed input size")
-    return box["height"], box["width"]
-
-
-def resized_size(recipe: dict, width: int, height: int) -> tuple[int, int]:
-    """(width, height) after the resize step, rounding as Hugging Face does."""
-    resize = recipe["resize"]
-    if "height" in resize:
-        return resize["width"], resize["height"]
-    short, long_ = (width, height) if width <= height else (height, width)
-    new_short = resize["shortest_edge"]
-    new_long = int(new_short * long_ / short)
-    return (new_short, new_long) if width <= height else (new_long, new_short)
-
-
 def preprocess(image: Image.Image, recipe: dict) -> np.ndarray:
     """A decoded image of any mode and size -> pixel_values (1, 3, height, width) float32."""
     rgb = image.convert("RGB")
-    rgb = rgb.resize(resized_size(recipe, *rgb.size), PIL_RESAMPLE[recipe["resample"]])
+    rgb = rgb.resize(geometry.resized_size(recipe, *rgb.size), PIL_RESAMPLE[recipe["resample"]])
     pixels = np.asarray(rgb, dtype=np.float32)  # (height, width, 3)
     if recipe["crop"]:
-        pixels = _center_crop(pixels, recipe["crop"]["height"], recipe["crop"]["width"])
+        top, left, height, width = geometry.crop_box(recipe, rgb.width, rgb.height)
+        pixels = pixels[top:top + height, left:left + width]
     pixels = pixels * np.float32(recipe["rescale"])
     pixels = (pixels - np.asarray(recipe["mean"], np.float32)) / np.asarray(recipe["std"], np.float32)
     return pixels.transpose(2, 0, 1)[None].astype(np.float32)
 
 
-def _center_crop(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
-    top = (pixels.shape[0] - height) // 2
-    left = (pixels.shape[1] - width) // 2
-    if top < 0 or left < 0:
-        raise ValueError(f"image {pixels.shape[:2]} is smaller than the crop {(height, width)}")
-    return pixels[top:top + height, left:left + width]
+def run_graph(graph_path: Path, image: Image.Image, recipe: dict) -> np.ndarray:
+    """preprocess.onnx on an image, fed as the page feeds it (RGBA bytes plus the recipe's numbers)."""
+    import onnxruntime as ort
+    rgba = np.asarray(image.convert("RGBA"))[None]  # (1, height, width, 4)
+    feeds = {name: np.asarray(value, np.int64)
+             for name, value in geometry.graph_inputs(recipe, image.width, image.height).items()}
+    feeds.update(image=rgba, rescale=np.asarray(recipe["rescale"], np.float32),
+                 mean=np.asarray(recipe["mean"], np.float32), std=np.asarray(recipe["std"], np.float32))
+    session = ort.InferenceSession(str(graph_path), providers=["CPUExecutionProvider"])
+    return session.run(["pixel_values"], feeds)[0]

@@ -26,14 +26,23 @@ from .preprocess import preprocess
 CHUNK = 250
 
 
-def features(model, images, cache: Path, desc: str) -> np.ndarray:
-    """(images, 768) classifier inputs, computed in cached chunks."""
-    cache.mkdir(parents=True, exist_ok=True)
+def features(model, items, cache: Path, desc: str) -> np.ndarray:
+    """(images, 768) classifier inputs, computed in cached chunks of one class each.
+
+    A chunk's name says which class and images it holds, so a run on more images per class
+    reuses every chunk a smaller run computed.
+    """
+    by_class: dict[int, list] = {}
+    for image, label in items:
+        by_class.setdefault(label, []).append(image)
+    jobs = [(label, start) for label, images in sorted(by_class.items()) for start in range(0, len(images), CHUNK)]
     chunks = []
-    for start in tqdm(range(0, len(images), CHUNK), desc=desc, unit="chunk"):
-        path = cache / f"{start:06d}.npy"
+    for label, start in tqdm(jobs, desc=desc, unit="chunk"):
+        images = by_class[label][start:start + CHUNK]
+        path = cache / LABELS[label] / f"{start:05d}-{start + len(images):05d}.npy"
         if not path.exists():
-            batch = np.concatenate([preprocess(image, RECIPE) for image in images[start:start + CHUNK]])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            batch = np.concatenate([preprocess(image, RECIPE) for image in images])
             with torch.inference_mode():
                 pooled = []
                 for i in range(0, len(batch), 25):
@@ -84,9 +93,9 @@ def main(argv=None) -> None:
     train = cifar.read_archive(args.data / cifar.TRAIN, args.per_class)
     dev = cifar.read_archive(args.data / cifar.DEV)
     feature_cache = args.cache / "features"
-    x_train = features(model, [i for i, _ in train], feature_cache / f"train-{args.per_class}", "train features")
+    x_train = features(model, train, feature_cache / "train", "train features")
     y_train = np.array([label for _, label in train])
-    x_dev = features(model, [i for i, _ in dev], feature_cache / "dev", "dev features")
+    x_dev = features(model, dev, feature_cache / "dev", "dev features")
     y_dev = np.array([label for _, label in dev])
 
     held_out = np.random.default_rng(args.seed).permutation(len(x_train))[: len(x_train) // 10]

@@ -24,6 +24,7 @@ command -v npm >/dev/null || apt_install nodejs npm
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
+.venv/bin/python scripts/build_web.py
 
 manifest=web/model/dinov2-s14-cifar10/manifest.json
 if [ ! -f "$manifest" ] || [ -n "$(find export -newer "$manifest" -type f -print -quit)" ]; then
