@@ -1,0 +1,103 @@
+"""Browser tests: the built page served by serve.py, driven in Debian's headless Chromium."""
+from __future__ import annotations
+
+import http.server
+import shutil
+import threading
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+WEB = ROOT / "web"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+READY = "document.body.dataset.status === 'ready' || document.body.dataset.status === 'error'"
+
+
+def serve(server):
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.fixture(scope="session")
+def site():
+    import serve as serve_module
+    if not (WEB / "vendor" / "files.json").is_file() or not (WEB / "model" / "index.json").is_file():
+        pytest.fail("web/ is not built: run scripts/setup.sh")
+    server = serve(serve_module.make_server(WEB, port=0, quiet=True))
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+class PrefixHandler(http.server.SimpleHTTPRequestHandler):
+    """A static host that publishes web/ under /some/prefix/, as a CDN or project site would."""
+    prefix = "/some/prefix/"
+
+    def translate_path(self, path):
+        if not path.startswith(self.prefix):
+            return str(WEB / "does-not-exist")
+        return super().translate_path("/" + path[len(self.prefix):])
+
+    def end_headers(self):
+        self.send_header("Cross-Origin-Opener-Policy", "same-origin")
+        self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
+        super().end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="session")
+def prefixed_site():
+    server = serve(http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(PrefixHandler, directory=str(WEB))))
+    yield f"http://127.0.0.1:{server.server_address[1]}{PrefixHandler.prefix}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is not installed: scripts/test.sh installs it")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+class Watched:
+    """A page plus everything that went wrong on it: console errors, page errors, failed or foreign requests."""
+
+    def __init__(self, page, origin):
+        self.page, self.origin = page, origin
+        self.console_errors, self.page_errors, self.failed, self.foreign = [], [], [], []
+        page.on("console", lambda m: self.console_errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.page_errors.append(str(e)))
+        page.on("requestfailed", lambda r: self.failed.append(r.url))
+        page.on("response", lambda r: self.failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+        page.on("request", lambda r: None if r.url.startswith(origin) or r.url.startswith(("blob:", "data:"))
+                else self.foreign.append(r.url))
+
+    def open(self, url, fragment=""):
+        self.page.goto(url + fragment)
+        self.wait_ready(timeout=120_000)
+
+    def wait_ready(self, timeout=60_000):
+        self.page.wait_for_function(READY, timeout=timeout)
+        status = self.page.evaluate("document.body.dataset.status")
+        assert status == "ready", self.page.inner_text("#loading-label")
+
+    def assert_clean(self):
+        assert self.page_errors == [] and self.console_errors == []
+        assert self.failed == [] and self.foreign == []
+
+
+@pytest.fixture
+def watched(browser, site):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    yield Watched(page, site.rstrip("/"))
+    context.close()

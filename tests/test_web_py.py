@@ -1,0 +1,103 @@
+"""The page's stdlib Python modules (web/py), run under CPython against numpy references."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "web" / "py"))
+
+import geometry  # noqa: E402
+import state  # noqa: E402
+import tensors  # noqa: E402
+
+RNG = np.random.default_rng(0)
+
+
+def test_as_floats_reads_bytes_in_place():
+    values = RNG.standard_normal(12).astype(np.float32)
+    view = tensors.as_floats(values.tobytes())
+    assert view.format == "f" and list(view) == pytest.approx(values.tolist())
+
+
+def test_softmax_and_top_k_match_numpy():
+    logits = RNG.standard_normal(10) * 5
+    expected = np.exp(logits - logits.max())
+    expected /= expected.sum()
+    np.testing.assert_allclose(tensors.softmax(logits.tolist()), expected, rtol=1e-12)
+    assert [i for i, _ in tensors.top_k(expected.tolist(), 3)] == list(np.argsort(-expected)[:3])
+    assert tensors.top_k([1.0, 3.0, 3.0], 2) == [(1, 3.0), (2, 3.0)]
+
+
+def test_cosine_row_matches_numpy():
+    tokens, dim = 17, 32
+    x = RNG.standard_normal((tokens, dim)).astype(np.float32)
+    flat = tensors.as_floats(x.tobytes())
+    got = tensors.cosine_row(flat, tokens, dim, 5)
+    unit = x.astype(np.float64) / np.linalg.norm(x.astype(np.float64), axis=1, keepdims=True)
+    np.testing.assert_allclose(got, unit @ unit[5], rtol=1e-6, atol=1e-7)
+    with pytest.raises(IndexError):
+        tensors.cosine_row(flat, tokens, dim, tokens)
+    with pytest.raises(ValueError):
+        tensors.cosine_row(flat, tokens + 1, dim, 0)
+
+
+def test_channel_and_patch_grid_match_numpy():
+    tokens, dim, grid = 17, 8, (4, 4)
+    x = RNG.standard_normal((tokens, dim)).astype(np.float32)
+    column = tensors.channel(tensors.as_floats(x.tobytes()), tokens, dim, 3)
+    np.testing.assert_allclose(column, x[:, 3])
+    np.testing.assert_allclose(tensors.patch_grid(column, grid, 1), x[1:, 3].reshape(4, 4))
+    assert tensors.patch_position(0, grid, 1) is None
+    assert tensors.patch_position(1, grid, 1) == (0, 0)
+    assert tensors.patch_position(16, grid, 1) == (3, 3)
+    with pytest.raises(IndexError):
+        tensors.patch_position(17, grid, 1)
+
+
+def test_percentile_and_normalise_match_numpy():
+    values = RNG.standard_normal(101).tolist()
+    for q in (0, 1, 37.5, 99, 100):
+        assert tensors.percentile(values, q) == pytest.approx(np.percentile(values, q))
+    low, high = np.percentile(values, 1), np.percentile(values, 99)
+    np.testing.assert_allclose(tensors.normalise(values, low, high), np.clip((np.array(values) - low) / (high - low), 0, 1))
+    assert tensors.normalise([2.0, 2.0]) == [0.5, 0.5]
+
+
+RECIPES = {
+    "squash": {"resize": {"height": 224, "width": 224}, "crop": None},
+    "edge-crop": {"resize": {"shortest_edge": 256}, "crop": {"height": 224, "width": 224}},
+}
+
+
+def test_geometry():
+    assert geometry.input_size(RECIPES["squash"]) == (224, 224)
+    assert geometry.resized_size(RECIPES["squash"], 640, 427) == (224, 224)
+    assert geometry.resized_size(RECIPES["edge-crop"], 640, 427) == (383, 256)
+    assert geometry.resized_size(RECIPES["edge-crop"], 300, 451) == (256, 384)
+    assert geometry.crop_box(RECIPES["edge-crop"], 383, 256) == (16, 79, 224, 224)
+    assert geometry.graph_inputs(RECIPES["edge-crop"], 640, 427) == {
+        "width": [383], "height": [256], "crop_start": [16, 79, 0], "crop_end": [240, 303, 3]}
+    with pytest.raises(ValueError):
+        geometry.resized_size(RECIPES["squash"], 0, 10)
+
+
+MANIFEST = {"num_layers": 12, "num_heads": 6, "tokens": 257}
+
+
+def test_state_round_trips_through_the_url():
+    s = state.State(model="m", image="chelsea", view="detail", layer=3, head=2, token=17)
+    parsed, problems = state.parse(state.serialize(s))
+    assert parsed == s and problems == []
+
+
+def test_state_problems_are_explained():
+    parsed, problems = state.parse("#view=nope&layer=abc&token=&head=2")
+    assert parsed.view == "overview" and parsed.head == 2 and len(problems) == 3
+    fixed, problems = state.validate(state.State(image="upload", layer=13, head=0, token=257), MANIFEST, ["a", "b"])
+    assert (fixed.image, fixed.layer, fixed.head, fixed.token) == ("a", 1, 1, 0)
+    assert len(problems) == 4 and "uploaded images are not kept" in problems[0]
+    fixed, problems = state.validate(state.State(image="b", layer=12, head=6, token=256), MANIFEST, ["a", "b"])
+    assert problems == [] and fixed.image == "b"

@@ -1,0 +1,284 @@
+"""The page: model and image selection, the prediction, the views' navigation, the URL state.
+
+Browser-only (PyScript). Computing lives in the stdlib modules (tensors, geometry, state);
+drawing in web/js/draw.js; this module wires them to the page.
+"""
+import asyncio
+import json
+
+import js
+from pyodide.ffi import create_proxy
+
+import state as url_state
+from runtime import MAX_SIDE, ModelRuntime
+
+JS = js.vitlensJS
+document = js.document
+
+
+def element(id_):
+    return document.getElementById(id_)
+
+
+def make(tag, cls=None, text=None, **attrs):
+    node = document.createElement(tag)
+    if cls:
+        node.className = cls
+    if text is not None:
+        node.textContent = text
+    for key, value in attrs.items():
+        node.setAttribute(key.replace("_", "-"), str(value))
+    return node
+
+
+async def fetch_json(url):
+    response = await js.fetch(url)
+    if not response.ok:
+        raise RuntimeError(f"{url}: HTTP {response.status}")
+    return json.loads(await response.text())
+
+
+class App:
+    def __init__(self):
+        self.index = None
+        self.runtime = None
+        self.state = url_state.State()
+        self.image = None  # the decoded image on screen (JS object)
+        self.probabilities = None
+        self.lock = asyncio.Lock()
+        self.proxies = []  # event handlers stay alive as long as the page
+
+    def on(self, node, event, handler, prevent_default=False, read=None):
+        """Listen for an event; the handler gets the event (or what `read` took from it) and the node.
+
+        Handlers run as tasks, after the browser's dispatch has ended: what must happen during
+        dispatch (preventDefault, reading a drop's files) happens here.
+        """
+        def listener(e):
+            if prevent_default:
+                e.preventDefault()
+            asyncio.ensure_future(handler(read(e) if read else e, node))
+        proxy = create_proxy(listener)
+        self.proxies.append(proxy)
+        node.addEventListener(event, proxy)
+
+    # ---- start-up -------------------------------------------------------------------------
+
+    async def start(self):
+        try:
+            self.index = await fetch_json("model/index.json")
+        except Exception as error:
+            self.fail(f"No model found (model/index.json): {error}. Build one with python -m export.")
+            return
+        names = [m["name"] for m in self.index["models"]]
+        requested, problems = url_state.parse(js.location.hash)
+        if requested.model and requested.model not in names:
+            problems.append(f"there is no model {requested.model!r}; showing {self.index['default']}")
+        model = requested.model if requested.model in names else self.index["default"]
+        self.bind()
+        try:
+            await self.load_model(model, requested, problems)
+        except Exception as error:
+            self.fail(f"Could not load the model {model!r}: {error}")
+            return
+        element("loading").hidden = True
+        element("app").hidden = False
+
+    def fail(self, message):
+        js.vitlensJS.progress(0, message)
+        document.body.dataset.status = "error"
+
+    def bind(self):
+        self.on(element("file-input"), "change", self.on_file_input)
+        drop = element("drop-zone")
+        self.on(drop, "dragover", self.on_drag_over, prevent_default=True)
+        self.on(drop, "dragleave", self.on_drag_leave)
+        self.on(drop, "drop", self.on_drop, prevent_default=True, read=lambda e: e.dataTransfer.files)
+        self.on(element("model-picker"), "change", self.on_model_picked)
+        for tab in document.querySelectorAll("[data-view-tab]"):
+            self.on(tab, "click", self.on_tab)
+        self.on(js.window, "hashchange", self.on_hash_change)
+
+    async def load_model(self, name, requested, problems):
+        entry = next(m for m in self.index["models"] if m["name"] == name)
+        base = "model/" + entry["manifest"].rsplit("/", 1)[0]
+        manifest = await fetch_json(f"model/{entry['manifest']}")
+        element("loading").hidden = False
+
+        def progress(fraction, text):
+            js.vitlensJS.progress(0.5 + 0.5 * fraction, text)
+        self.runtime = await ModelRuntime.load(base, manifest, progress)
+        sample_ids = [s["id"] for s in manifest["samples"]]
+        fitted, more = url_state.validate(url_state.replace_model(requested, name), manifest, sample_ids)
+        self.render_model_info(manifest)
+        self.render_picker(name)
+        self.render_gallery(base, manifest)
+        self.state = fitted
+        self.show_view(fitted.view)
+        await self.select_sample(fitted.image)
+        self.notify(problems + more)
+
+    # ---- rendering ------------------------------------------------------------------------
+
+    def render_picker(self, current):
+        picker = element("model-picker")
+        picker.replaceChildren()
+        for model in self.index["models"]:
+            option = make("option", text=model["title"], value=model["name"])
+            option.selected = model["name"] == current
+            picker.appendChild(option)
+        element("model-picker-label").hidden = len(self.index["models"]) < 2
+
+    def render_model_info(self, manifest):
+        m = manifest
+        element("model-title").textContent = m["title"]
+        element("model-facts").textContent = (
+            f"{m['architecture']} · {m['image_size'][0]}×{m['image_size'][1]} input · "
+            f"{m['grid'][0]}×{m['grid'][1]} patches of {m['patch_size']} px · {m['tokens']} tokens × "
+            f"{m['hidden_size']} · {m['num_layers']} blocks × {m['num_heads']} heads · {len(m['labels'])} classes")
+
+    def render_gallery(self, base, manifest):
+        gallery = element("gallery")
+        gallery.replaceChildren()
+        for sample in manifest["samples"]:
+            button = make("button", "thumb", type="button", title=sample["title"], data_sample=sample["id"])
+            button.appendChild(make("img", src=f"{base}/{sample['file']}", alt=sample["title"],
+                                    width=56, height=56, loading="lazy"))
+            self.on(button, "click", self.on_gallery_click)
+            gallery.appendChild(button)
+
+    def mark_gallery(self):
+        for button in document.querySelectorAll("#gallery .thumb"):
+            button.setAttribute("aria-pressed", "true" if button.dataset.sample == self.state.image else "false")
+
+    def notify(self, messages, error=False):
+        box = element("message")
+        box.textContent = " ".join(messages)
+        box.hidden = not messages
+        box.className = "message error" if error else "message"
+
+    def show_view(self, view):
+        for tab in document.querySelectorAll("[data-view-tab]"):
+            tab.setAttribute("aria-selected", "true" if tab.dataset.viewTab == view else "false")
+        for panel in document.querySelectorAll("[data-view]"):
+            panel.hidden = panel.dataset.view != view
+
+    def write_url(self):
+        fragment = url_state.serialize(self.state)
+        if js.location.hash != fragment:
+            js.history.replaceState(None, "", fragment)
+
+    # ---- the image and its prediction -----------------------------------------------------
+
+    async def select_sample(self, sample_id):
+        manifest = self.runtime.manifest
+        sample = next(s for s in manifest["samples"] if s["id"] == sample_id)
+        response = await js.fetch(f"{self.runtime.base}/{sample['file']}")
+        blob = await response.blob()
+        caption = f"{sample['title']} — {sample['source']} ({sample['licence']})"
+        await self.classify(blob, sample_id, caption)
+
+    async def classify(self, blob, image_id, caption):
+        """Decode, preprocess, run the chain; on any failure keep the previous image and prediction."""
+        async with self.lock:
+            document.body.dataset.status = "busy"
+            try:
+                image = await JS.decodeImage(blob, MAX_SIDE)
+            except Exception:
+                self.notify([f"“{caption}” is not an image this browser can decode; the previous image is kept."],
+                            error=True)
+                document.body.dataset.status = "ready"
+                return False
+            started = JS.now()
+            pixel_values = await self.runtime.pixel_values(image)
+            probabilities = await self.runtime.forward(pixel_values)
+            elapsed = JS.now() - started
+            if self.image is not None:
+                self.image.bitmap.close()
+            self.image, self.probabilities = image, probabilities
+            self.state = url_state.replace_image(self.state, image_id)
+            self.write_url()
+            note = f" (reduced by the browser to {image.width}×{image.height})" if image.reduced else ""
+            element("image-caption").textContent = caption + note
+            JS.draw.showImage(element("image-canvas"), image.bitmap)
+            self.render_prediction(elapsed)
+            self.mark_gallery()
+            self.notify([])
+            document.body.dataset.status = "ready"
+            return True
+
+    def render_prediction(self, elapsed_ms):
+        labels = self.runtime.manifest["labels"]
+        top = max(range(len(labels)), key=lambda i: self.probabilities[i])
+        rows = [{"label": label, "p": p, "top": i == top, "index": i}
+                for i, (label, p) in enumerate(zip(labels, self.probabilities))]
+        JS.draw.prediction("#prediction-list", js.JSON.parse(json.dumps(rows)))
+        element("prediction-top").textContent = labels[top]
+        threads = JS.threads
+        element("prediction-time").textContent = (
+            f"Forward pass {elapsed_ms:.0f} ms in this browser: preprocessing and "
+            f"{len(self.runtime.manifest['stages'])} ONNX parts, WebAssembly, "
+            f"{threads} thread{'s' if threads != 1 else ''}")
+
+    # ---- events -----------------------------------------------------------------------------
+
+    async def on_gallery_click(self, event, target):
+        await self.select_sample(target.dataset.sample)
+
+    async def on_file_input(self, event, target):
+        files = target.files
+        if files.length:
+            file = files.item(0)
+            target.value = ""
+            await self.classify_file(file)
+
+    async def on_drag_over(self, event, target):
+        element("drop-zone").classList.add("dragging")
+
+    async def on_drag_leave(self, event, target):
+        element("drop-zone").classList.remove("dragging")
+
+    async def on_drop(self, files, target):
+        element("drop-zone").classList.remove("dragging")
+        if files.length:
+            await self.classify_file(files.item(0))
+        else:
+            self.notify(["Only image files can be dropped here."], error=True)
+
+    async def classify_file(self, file):
+        caption = f"{file.name} (your image: it stays in this browser)"
+        await self.classify(file, url_state.UPLOAD, caption)
+
+    async def on_model_picked(self, event, target):
+        name = target.value
+        if name != self.state.model:
+            await self.load_model(name, url_state.replace_model(self.state, name), [])
+            element("loading").hidden = True
+
+    async def on_tab(self, event, target):
+        view = target.dataset.viewTab
+        self.state = url_state.replace_view(self.state, view)
+        self.show_view(view)
+        self.write_url()
+
+    async def on_hash_change(self, event, target):
+        requested, problems = url_state.parse(js.location.hash)
+        if requested == self.state:
+            return
+        if requested.model and requested.model != self.state.model:
+            await self.load_model(requested.model, requested, problems)
+            element("loading").hidden = True
+            return
+        sample_ids = [s["id"] for s in self.runtime.manifest["samples"]]
+        if requested.image == url_state.UPLOAD and self.state.image == url_state.UPLOAD:
+            requested = url_state.replace_image(requested, url_state.UPLOAD)
+            fitted, more = requested, []
+        else:
+            fitted, more = url_state.validate(requested, self.runtime.manifest, sample_ids)
+        image_changed = fitted.image != self.state.image
+        self.state = fitted
+        self.show_view(fitted.view)
+        if image_changed:
+            await self.select_sample(fitted.image)
+        self.write_url()
+        self.notify(problems + more)

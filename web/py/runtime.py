@@ -1,0 +1,88 @@
+"""The model in the browser: its ONNX parts as onnxruntime-web sessions, run as a chain.
+
+Outputs stay JavaScript tensors; Python reads the few numbers it needs (logits) and leaves big
+tensors in their typed arrays until a view asks for them.
+"""
+import js
+from pyodide.ffi import to_js
+
+import geometry
+import tensors
+
+JS = js.vitlensJS
+MAX_SIDE = 4096  # larger photos are first reduced by the browser: canvas memory limits
+
+
+def js_object(mapping):
+    return js.Object.fromEntries(to_js([[k, v] for k, v in mapping.items()]))
+
+
+class ModelRuntime:
+    """One exported model: manifest, sessions, and the tensors of the current image."""
+
+    def __init__(self, base, manifest, sessions, preprocess):
+        self.base, self.manifest = base, manifest
+        self.sessions = sessions  # stage name -> InferenceSession
+        self.preprocess_session = preprocess
+        self.kept = {}  # tensor name -> JS tensor, for the current image
+        self.details = {}  # block index -> every output of that block, computed on demand
+
+    @classmethod
+    async def load(cls, base, manifest, progress):
+        """Download every part (progress in bytes), then create the sessions (progress in parts)."""
+        stages = manifest["stages"]
+        files = [manifest["preprocessing"]["graph"]] + [s["file"] for s in stages]
+        total = sum(s["bytes"] for s in stages)
+        loaded = [0]
+
+        def on_bytes(n):
+            loaded[0] += n
+            progress(0.8 * loaded[0] / max(total, 1), f"Downloading the model: {loaded[0] / 1e6:.1f} of {total / 1e6:.1f} MB")
+        buffers = [await JS.fetchBytes(f"{base}/{file}", on_bytes) for file in files]
+        sessions = {}
+        for i, (file, buffer) in enumerate(zip(files, buffers)):
+            progress(0.8 + 0.2 * i / len(files), f"Initialising the model: part {i + 1} of {len(files)}")
+            sessions[file] = await JS.createSession(buffer)
+        preprocess = sessions.pop(files[0])
+        return cls(base, manifest, {s["name"]: sessions[s["file"]] for s in stages}, preprocess)
+
+    async def pixel_values(self, image):
+        """Decoded RGBA image -> the model's input, by preprocess.onnx and the manifest's recipe."""
+        recipe = self.manifest["preprocessing"]
+        sizes = geometry.graph_inputs(recipe, image.width, image.height)
+        feeds = {name: JS.tensor("int64", to_js(values), to_js([len(values)])) for name, values in sizes.items()}
+        feeds["image"] = JS.tensor("uint8", image.rgba, to_js([1, image.height, image.width, 4]))
+        feeds["rescale"] = JS.tensor("float32", to_js([recipe["rescale"]]), to_js([]))
+        feeds["mean"] = JS.tensor("float32", to_js(recipe["mean"]), to_js([3]))
+        feeds["std"] = JS.tensor("float32", to_js(recipe["std"]), to_js([3]))
+        out = await self.preprocess_session.run(js_object(feeds))
+        return out.pixel_values
+
+    async def forward(self, pixel_values):
+        """Run the chain; keep block outputs, attention probabilities and the head's outputs."""
+        self.kept = {"pixel_values": pixel_values}
+        self.details = {}
+        value = pixel_values
+        for stage in self.manifest["stages"]:
+            name = stage["name"]
+            wanted = list(stage["outputs"]) if name in ("embeddings", "head") else [
+                f"{name}.attention.probs", f"{name}.output"]
+            out = await self.sessions[name].run(js_object({stage["input"]: value}), to_js(wanted))
+            for key in wanted:
+                self.kept[key] = js.Reflect.get(out, key)
+            value = self.kept[stage["outputs"][-1]]
+        JS.current = js_object(self.kept)  # readable by tests and benchmarks
+        logits = list(tensors.as_floats(self.kept["logits"].data.to_memoryview()))
+        return tensors.softmax(logits)
+
+    async def block(self, index):
+        """Every exposed tensor of one block, by re-running just that part."""
+        if index not in self.details:
+            stage = self.manifest["stages"][index + 1]
+            out = await self.sessions[stage["name"]].run(js_object({stage["input"]: self.kept[stage["input"]]}))
+            self.details[index] = {key: js.Reflect.get(out, key) for key in stage["outputs"]}
+        return self.details[index]
+
+    def floats(self, name):
+        """A kept tensor's values as a float32 memoryview."""
+        return tensors.as_floats(self.kept[name].data.to_memoryview())

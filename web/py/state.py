@@ -1,0 +1,78 @@
+"""The page's state as it lives in the URL fragment, so a reload or a shared link restores it.
+
+Standard library only, shared by the page and the CPython tests. Numbers in the URL are the
+ones a user reads on screen: blocks and heads count from 1, tokens from 0 (0 is CLS).
+"""
+from dataclasses import dataclass, replace
+from urllib.parse import parse_qsl, urlencode
+
+VIEWS = ("overview", "graph", "detail", "interpretation")
+UPLOAD = "upload"  # an image the user brought: never stored, so not restorable
+
+
+@dataclass(frozen=True)
+class State:
+    model: str = ""
+    image: str = ""
+    view: str = "overview"
+    layer: int = 1
+    head: int = 1
+    token: int = 0
+
+
+def parse(fragment):
+    """State from '#model=...&layer=3'; returns (state, problems) where problems explain what was ignored."""
+    problems = []
+    values = {}
+    for key, value in parse_qsl(fragment.lstrip("#"), keep_blank_values=True):
+        if key in ("model", "image"):
+            values[key] = value
+        elif key == "view":
+            if value in VIEWS:
+                values[key] = value
+            else:
+                problems.append(f"unknown view {value!r}; showing the overview")
+        elif key in ("layer", "head", "token"):
+            try:
+                values[key] = int(value)
+            except ValueError:
+                problems.append(f"{key} {value!r} is not a whole number")
+    return State(**values), problems
+
+
+def serialize(state):
+    return "#" + urlencode([("model", state.model), ("image", state.image), ("view", state.view),
+                            ("layer", state.layer), ("head", state.head), ("token", state.token)])
+
+
+def validate(state, manifest, sample_ids):
+    """Fit a state to a model: anything out of range falls back, with a message saying so."""
+    problems = []
+    changes = {}
+    if state.image not in sample_ids:
+        if state.image == UPLOAD:
+            problems.append("uploaded images are not kept; showing a sample image instead")
+        elif state.image:
+            problems.append(f"there is no sample image {state.image!r}; showing the first one")
+        changes["image"] = sample_ids[0]
+    for key, top, first in (("layer", manifest["num_layers"], 1), ("head", manifest["num_heads"], 1),
+                            ("token", manifest["tokens"] - 1, 0)):
+        value = getattr(state, key)
+        if not first <= value <= top:
+            problems.append(f"{key} {value} is out of range {first}..{top}; using {first}")
+            changes[key] = first
+    return replace(state, **changes), problems
+
+
+def replace_model(state, model):
+    return replace(state, model=model)
+
+
+def replace_image(state, image):
+    return replace(state, image=image)
+
+
+def replace_view(state, view):
+    if view not in VIEWS:
+        raise ValueError(f"unknown view {view!r}")
+    return replace(state, view=view)

@@ -1,0 +1,107 @@
+"""Small tensor arithmetic for the page: standard library only, on flat float32 buffers.
+
+The page holds model outputs as memoryviews over onnxruntime-web's typed arrays; these helpers
+read them in place (no conversion of big tensors to lists). Under CPython the same functions
+are tested against numpy.
+"""
+import math
+import operator
+
+try:
+    from math import sumprod
+except ImportError:  # CPython < 3.12
+    def sumprod(p, q):
+        return sum(map(operator.mul, p, q))
+
+
+def as_floats(buffer):
+    """A float32 view of bytes or a memoryview, without copying."""
+    view = memoryview(buffer)
+    if view.format == "f":
+        return view
+    return view.cast("B").cast("f")
+
+
+def size(shape):
+    return math.prod(shape)
+
+
+def softmax(values):
+    top = max(values)
+    exps = [math.exp(v - top) for v in values]
+    total = math.fsum(exps)
+    return [e / total for e in exps]
+
+
+def top_k(values, k):
+    """(index, value) of the k largest values, largest first; ties keep the lower index."""
+    order = sorted(range(len(values)), key=lambda i: (-values[i], i))
+    return [(i, values[i]) for i in order[:k]]
+
+
+def token_rows(flat, tokens, dim):
+    """Rows of a (tokens, dim) tensor as memoryview slices."""
+    if len(flat) != tokens * dim:
+        raise ValueError(f"{len(flat)} values cannot be {tokens} tokens x {dim}")
+    return [flat[t * dim:(t + 1) * dim] for t in range(tokens)]
+
+
+def cosine_row(flat, tokens, dim, query):
+    """Cosine similarity between token `query` and every token of a (tokens, dim) tensor."""
+    rows = token_rows(flat, tokens, dim)
+    if not 0 <= query < tokens:
+        raise IndexError(f"token {query} is outside 0..{tokens - 1}")
+    q = rows[query]
+    q_norm = math.sqrt(sumprod(q, q))
+    result = []
+    for row in rows:
+        norm = math.sqrt(sumprod(row, row))
+        result.append(sumprod(q, row) / (q_norm * norm) if q_norm and norm else 0.0)
+    return result
+
+
+def channel(flat, tokens, dim, c):
+    """Column c of a (tokens, dim) tensor: one value per token."""
+    if not 0 <= c < dim:
+        raise IndexError(f"channel {c} is outside 0..{dim - 1}")
+    return flat[c::dim].tolist() if isinstance(flat, memoryview) else list(flat[c::dim])
+
+
+def patch_position(token, grid, special):
+    """(row, column) of a patch token on the grid; None for CLS and other special tokens."""
+    rows, cols = grid
+    if not 0 <= token < special + rows * cols:
+        raise IndexError(f"token {token} is outside 0..{special + rows * cols - 1}")
+    if token < special:
+        return None
+    return divmod(token - special, cols)
+
+
+def patch_grid(values, grid, special):
+    """Per-token values -> rows of the patch grid (special tokens dropped)."""
+    rows, cols = grid
+    if len(values) != special + rows * cols:
+        raise ValueError(f"{len(values)} values do not fit {special} special tokens and a {rows}x{cols} grid")
+    patches = values[special:]
+    return [list(patches[r * cols:(r + 1) * cols]) for r in range(rows)]
+
+
+def percentile(values, q):
+    """The q-th percentile (0..100) with linear interpolation, as numpy's default."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("percentile of no values")
+    position = (len(ordered) - 1) * q / 100
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def normalise(values, low=None, high=None):
+    """Map values to 0..1 between low and high (default: their min and max), clipped."""
+    low = min(values) if low is None else low
+    high = max(values) if high is None else high
+    span = high - low
+    if span <= 0:
+        return [0.5] * len(values)
+    return [min(1.0, max(0.0, (v - low) / span)) for v in values]
