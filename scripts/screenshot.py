@@ -1,0 +1,35 @@
+"""Screenshots of the page for the README: python scripts/screenshot.py [fragment] [out.png]
+
+Serves web/ with serve.py and photographs it in Debian's headless Chromium.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from serve import make_server  # noqa: E402
+from tests.e2e.conftest import CHROMIUM, FLAGS, READY  # noqa: E402
+
+
+def main(fragment: str = "#image=chelsea", out: str = "docs/page.png") -> None:
+    from playwright.sync_api import sync_playwright
+    server = make_server(ROOT / "web", port=0, quiet=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
+        page.goto(f"http://127.0.0.1:{server.server_address[1]}/{fragment}")
+        page.wait_for_function(READY, timeout=120_000)
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(ROOT / out))
+        browser.close()
+    server.shutdown()
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
