@@ -10,6 +10,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "web" / "py"))
 
 import geometry  # noqa: E402
+import overview  # noqa: E402
 import state  # noqa: E402
 import tensors  # noqa: E402
 
@@ -101,3 +102,29 @@ def test_state_problems_are_explained():
     assert len(problems) == 4 and "uploaded images are not kept" in problems[0]
     fixed, problems = state.validate(state.State(image="b", layer=12, head=6, token=256), MANIFEST, ["a", "b"])
     assert problems == [] and fixed.image == "b"
+
+
+def test_overview_shapes_come_from_the_manifest(exported):
+    import json
+    _, folders = exported
+    for kind, folder in folders.items():
+        manifest = json.loads((folder / "manifest.json").read_text())
+        top = overview.level(manifest, "model")
+        shapes = [e["shape"] for e in top["edges"]]
+        assert shapes[0] == "32×32×3" and shapes[1] == "4×4×32"
+        assert shapes[2] == f"{manifest['tokens']}×32" and shapes[-1] == "3"
+        block = overview.level(manifest, "block.1")
+        assert ("ls1" in [n["id"] for n in block["nodes"]]) == (kind == "dinov2")
+        attention = overview.level(manifest, "attention.1")
+        assert {e["shape"] for e in attention["edges"]} >= {f"4×{manifest['tokens']}×8", f"4×{manifest['tokens']}×{manifest['tokens']}"}
+        for level_id in ("model", "encoder", "block.0", "attention.1"):
+            level = overview.level(manifest, level_id)
+            ids = {n["id"] for n in level["nodes"]}
+            assert all(e["source"] in ids and e["target"] in ids for e in level["edges"])
+            assert all(n["explain"] for n in level["nodes"])
+            assert len({(n["col"], n["row"]) for n in level["nodes"]}) == len(level["nodes"])
+        assert overview.parent("attention.1") == "block.1" and overview.parent("model") is None
+        assert [t for t, _ in overview.trail(manifest, "attention.1")] == ["model", "encoder", "block.1", "attention.1"]
+    import pytest
+    with pytest.raises(ValueError):
+        overview.level(manifest, "block.9")

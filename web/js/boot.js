@@ -3,6 +3,7 @@
 // Everything is fetched by relative URL from the page's own origin.
 import * as ort from "../vendor/ort/ort.wasm.min.mjs";
 import * as draw from "./draw.js";
+import * as overview from "./overview.js";
 
 const bar = document.getElementById("loading-bar");
 const label = document.getElementById("loading-label");
@@ -102,7 +103,7 @@ async function preloadRuntime() {
     })));
 }
 
-window.vitlensJS = { progress, fetchBytes, decodeImage, createSession, tensor, draw, errors,
+window.vitlensJS = { progress, fetchBytes, decodeImage, createSession, tensor, draw, overview, errors,
                      threads: configureOrt(), isolated: self.crossOriginIsolated, now: () => performance.now() };
 
 try {

@@ -9,6 +9,7 @@ import json
 import js
 from pyodide.ffi import create_proxy
 
+import overview
 import state as url_state
 from runtime import MAX_SIDE, ModelRuntime
 
@@ -47,6 +48,8 @@ class App:
         self.probabilities = None
         self.lock = asyncio.Lock()
         self.proxies = []  # event handlers stay alive as long as the page
+        self.overview_level = "model"
+        self.overview_callbacks = None
 
     def on(self, node, event, handler, prevent_default=False, read=None):
         """Listen for an event; the handler gets the event (or what `read` took from it) and the node.
@@ -98,6 +101,13 @@ class App:
         for tab in document.querySelectorAll("[data-view-tab]"):
             self.on(tab, "click", self.on_tab)
         self.on(js.window, "hashchange", self.on_hash_change)
+        callbacks = {"onDrill": self.overview_drill, "onUp": self.overview_up, "onGoto": self.overview_goto,
+                     "onDetail": self.overview_detail}
+        self.overview_callbacks = {}
+        for name, function in callbacks.items():
+            proxy = create_proxy(function)
+            self.proxies.append(proxy)
+            self.overview_callbacks[name] = proxy
 
     async def load_model(self, name, requested, problems):
         entry = next(m for m in self.index["models"] if m["name"] == name)
@@ -114,6 +124,7 @@ class App:
         self.render_picker(name)
         self.render_gallery(base, manifest)
         self.state = fitted
+        self.overview_level = "model"
         self.show_view(fitted.view)
         await self.select_sample(fitted.image)
         self.notify(problems + more)
@@ -202,6 +213,7 @@ class App:
             element("image-caption").textContent = caption + note
             JS.draw.showImage(element("image-canvas"), image.bitmap)
             self.render_prediction(elapsed)
+            self.render_overview()
             self.mark_gallery()
             self.notify([])
             document.body.dataset.status = "ready"
@@ -219,6 +231,48 @@ class App:
             f"Forward pass {elapsed_ms:.0f} ms in this browser: preprocessing and "
             f"{len(self.runtime.manifest['stages'])} ONNX parts, WebAssembly, "
             f"{threads} thread{'s' if threads != 1 else ''}")
+
+    # ---- the Model Overview ---------------------------------------------------------------
+
+    def render_overview(self, focus=None):
+        manifest = self.runtime.manifest
+        level = overview.level(manifest, self.overview_level)
+        trail = overview.trail(manifest, self.overview_level)
+        labels = manifest["labels"]
+        top3 = sorted(range(len(labels)), key=lambda i: -self.probabilities[i])[:3]
+        options = {"image": element("image-canvas").toDataURL(),
+                   "prediction": [{"label": labels[i], "p": self.probabilities[i]} for i in top3],
+                   "focus": focus}
+        options_js = js.JSON.parse(json.dumps(options))
+        for name, proxy in self.overview_callbacks.items():
+            setattr(options_js, name, proxy)
+        JS.overview.renderOverview(element("overview-diagram"), js.JSON.parse(json.dumps(level)),
+                                   js.JSON.parse(json.dumps(trail)), options_js)
+
+    def overview_drill(self, level_id):
+        self.overview_level = level_id
+        first = overview.level(self.runtime.manifest, level_id)["nodes"][0]["id"]
+        self.render_overview(focus=first)
+
+    def overview_up(self):
+        up = overview.parent(self.overview_level)
+        if up:
+            self.overview_level = up
+            self.render_overview(focus=None)
+
+    def overview_goto(self, level_id):
+        self.overview_level = level_id
+        self.render_overview()
+
+    def overview_detail(self, tensor, layer):
+        """A leaf of the diagram opens Model detail at its block (the Detail view reads the URL)."""
+        changes = {"view": "detail"}
+        if layer:
+            changes["layer"] = layer
+        self.state = url_state.replace_fields(self.state, **changes)
+        self.detail_tensor = tensor
+        self.show_view("detail")
+        self.write_url()
 
     # ---- events -----------------------------------------------------------------------------
 

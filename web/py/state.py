@@ -76,3 +76,9 @@ def replace_view(state, view):
     if view not in VIEWS:
         raise ValueError(f"unknown view {view!r}")
     return replace(state, view=view)
+
+
+def replace_fields(state, **changes):
+    if "view" in changes and changes["view"] not in VIEWS:
+        raise ValueError(f"unknown view {changes['view']!r}")
+    return replace(state, **changes)
