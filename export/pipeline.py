@@ -18,7 +18,7 @@ import torch
 import transformers
 from transformers import AutoConfig, AutoImageProcessor
 
-from . import fidelity
+from . import fidelity, knowledge
 from .families import SUPPORTED, UnsupportedModel, check_config
 from .onnx_parts import OPSET, export_whole, split, stage_plan
 from . import preprocess_graph
@@ -101,6 +101,7 @@ def build_manifest(name, title, model_ref, model, family, recipe, specs, shapes,
                    + [{"name": s.name, "shape": shapes[s.name], "stage": s.stage, "meaning": s.meaning}
                       for s in specs],
         "samples": samples,
+        "knowledge": "knowledge.json",
         "fidelity": {"image": samples[0]["id"], "max_relative_diff": max(diffs.values()),
                      "tolerance": TOLERANCE},
         "exported_with": {"transformers": transformers.__version__, "torch": torch.__version__,
@@ -143,6 +144,8 @@ def export_model(model_ref: str, out_root: Path, name: str | None = None, title:
         manifest = build_manifest(name, title or name, model_ref, model, family, recipe, probed.specs,
                                   shapes, parts, samples, diffs)
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))
+        graph = knowledge.build_graph(manifest["architecture"])
+        (staging / "knowledge.json").write_text(json.dumps(graph, indent=1))
         os.chmod(staging, 0o755)
         final = out_root / name
         _replace_dir(staging, final)

@@ -121,6 +121,7 @@ def test_manifest_describes_the_model(exported):
     assert next(t for t in manifest["tensors"] if t["name"] == "pooled")["shape"] == [1, 64]
     for sample in manifest["samples"]:
         assert (folders["dinov2"] / sample["file"]).is_file() and sample["licence"] and sample["source"]
+    assert json.loads((folders["dinov2"] / manifest["knowledge"]).read_text())["nodes"]
     deit = json.loads((folders["deit_teacher"] / "manifest.json").read_text())
     assert deit["special_tokens"] == ["CLS", "DIST"] and deit["tokens"] == 18
     assert "pooled_distillation" in {t["name"] for t in deit["tensors"]}

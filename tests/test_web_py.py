@@ -85,11 +85,11 @@ def test_geometry():
         geometry.resized_size(RECIPES["squash"], 0, 10)
 
 
-MANIFEST = {"num_layers": 12, "num_heads": 6, "tokens": 257}
+MANIFEST = {"num_layers": 12, "num_heads": 6, "tokens": 257, "tensors": [{"name": "layer.3.mlp.pre_act"}]}
 
 
 def test_state_round_trips_through_the_url():
-    s = state.State(model="m", image="chelsea", view="detail", layer=3, head=2, token=17)
+    s = state.State(model="m", image="chelsea", view="detail", layer=3, head=2, token=17, tensor="layer.3.mlp.pre_act")
     parsed, problems = state.parse(state.serialize(s))
     assert parsed == s and problems == []
 
@@ -102,6 +102,9 @@ def test_state_problems_are_explained():
     assert len(problems) == 4 and "uploaded images are not kept" in problems[0]
     fixed, problems = state.validate(state.State(image="b", layer=12, head=6, token=256), MANIFEST, ["a", "b"])
     assert problems == [] and fixed.image == "b"
+    fixed, problems = state.validate(state.State(image="b", tensor="layer.99.nothing"), MANIFEST, ["a", "b"])
+    assert fixed.tensor == "" and "no tensor 'layer.99.nothing'" in problems[0]
+    assert state.validate(state.State(image="b", tensor="layer.3.mlp.pre_act"), MANIFEST, ["a", "b"])[0].tensor
 
 
 def test_overview_shapes_come_from_the_manifest(exported):

@@ -100,4 +100,5 @@ def test_a_leaf_opens_model_detail_at_its_block(watched, site):
     page.click("g.node[data-node=fc1]")
     page.wait_for_function("location.hash.includes('view=detail')")
     assert "layer=5" in page.evaluate("location.hash")
+    assert "tensor=layer.4.mlp.pre_act" in page.evaluate("location.hash")
     assert page.is_visible("[data-view='detail']")

@@ -4,6 +4,7 @@
 import * as ort from "../vendor/ort/ort.wasm.min.mjs";
 import * as draw from "./draw.js";
 import * as overview from "./overview.js";
+import { renderKnowledgeGraph } from "./knowledge.js";
 
 const bar = document.getElementById("loading-bar");
 const label = document.getElementById("loading-label");
@@ -103,7 +104,7 @@ async function preloadRuntime() {
     })));
 }
 
-window.vitlensJS = { progress, fetchBytes, decodeImage, createSession, tensor, draw, overview, errors,
+window.vitlensJS = { progress, fetchBytes, decodeImage, createSession, tensor, draw, overview, renderKnowledgeGraph, errors,
                      threads: configureOrt(), isolated: self.crossOriginIsolated, now: () => performance.now() };
 
 try {

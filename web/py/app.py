@@ -50,6 +50,7 @@ class App:
         self.proxies = []  # event handlers stay alive as long as the page
         self.overview_level = "model"
         self.overview_callbacks = None
+        self.graph_drawn_for = None  # the model whose knowledge graph is drawn
 
     def on(self, node, event, handler, prevent_default=False, read=None):
         """Listen for an event; the handler gets the event (or what `read` took from it) and the node.
@@ -169,6 +170,8 @@ class App:
         box.className = "message error" if error else "message"
 
     def show_view(self, view):
+        if view == "graph" and self.graph_drawn_for != self.runtime.manifest["name"]:
+            asyncio.ensure_future(self.render_graph())
         for tab in document.querySelectorAll("[data-view-tab]"):
             tab.setAttribute("aria-selected", "true" if tab.dataset.viewTab == view else "false")
         for panel in document.querySelectorAll("[data-view]"):
@@ -232,6 +235,23 @@ class App:
             f"{len(self.runtime.manifest['stages'])} ONNX parts, WebAssembly, "
             f"{threads} thread{'s' if threads != 1 else ''}")
 
+    # ---- the Knowledge Background Graph ----------------------------------------------------
+
+    async def render_graph(self):
+        """Drawn the first time its view is shown, when the panel has its real size."""
+        manifest = self.runtime.manifest
+        self.graph_drawn_for = manifest["name"]
+        status = element("kg-status")
+        try:
+            graph = await fetch_json(f"{self.runtime.base}/{manifest['knowledge']}")
+        except Exception as error:
+            status.textContent = f"This model folder has no knowledge graph: {error}"
+            return
+        handle = JS.renderKnowledgeGraph(element("knowledge-graph"), js.JSON.parse(json.dumps(graph)))
+        await handle.settled
+        status.textContent = f"{graph['architecture']}, read from transformers {graph['transformers_version']}"
+        element("knowledge-graph").dataset.ready = "true"
+
     # ---- the Model Overview ---------------------------------------------------------------
 
     def render_overview(self, focus=None):
@@ -266,11 +286,10 @@ class App:
 
     def overview_detail(self, tensor, layer):
         """A leaf of the diagram opens Model detail at its block (the Detail view reads the URL)."""
-        changes = {"view": "detail"}
+        changes = {"view": "detail", "tensor": tensor}
         if layer:
             changes["layer"] = layer
         self.state = url_state.replace_fields(self.state, **changes)
-        self.detail_tensor = tensor
         self.show_view("detail")
         self.write_url()
 

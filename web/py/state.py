@@ -18,6 +18,7 @@ class State:
     layer: int = 1
     head: int = 1
     token: int = 0
+    tensor: str = ""  # an exposed tensor's name, where Model detail should open
 
 
 def parse(fragment):
@@ -25,7 +26,7 @@ def parse(fragment):
     problems = []
     values = {}
     for key, value in parse_qsl(fragment.lstrip("#"), keep_blank_values=True):
-        if key in ("model", "image"):
+        if key in ("model", "image", "tensor"):
             values[key] = value
         elif key == "view":
             if value in VIEWS:
@@ -42,7 +43,8 @@ def parse(fragment):
 
 def serialize(state):
     return "#" + urlencode([("model", state.model), ("image", state.image), ("view", state.view),
-                            ("layer", state.layer), ("head", state.head), ("token", state.token)])
+                            ("layer", state.layer), ("head", state.head), ("token", state.token)]
+                           + ([("tensor", state.tensor)] if state.tensor else []))
 
 
 def validate(state, manifest, sample_ids):
@@ -55,6 +57,9 @@ def validate(state, manifest, sample_ids):
         elif state.image:
             problems.append(f"there is no sample image {state.image!r}; showing the first one")
         changes["image"] = sample_ids[0]
+    if state.tensor and state.tensor not in {t["name"] for t in manifest["tensors"]}:
+        problems.append(f"this model has no tensor {state.tensor!r}")
+        changes["tensor"] = ""
     for key, top, first in (("layer", manifest["num_layers"], 1), ("head", manifest["num_heads"], 1),
                             ("token", manifest["tokens"] - 1, 0)):
         value = getattr(state, key)
