@@ -5,7 +5,7 @@ they differ in module names, special tokens, layer-scale and what the classifier
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from torch import nn
 
@@ -45,19 +45,9 @@ VIT = Family(
     layer_scale=None, special_tokens=("cls_token",),
     head="classifier(CLS)", pooled="the CLS token after the final LayerNorm",
 )
-DEIT = Family(
-    name="deit", base="deit",
-    norm_before="layernorm_before", norm_after="layernorm_after",
-    mlp_in="intermediate.dense", mlp_act="intermediate.intermediate_act_fn", mlp_out="output.dense",
-    layer_scale=None, special_tokens=("cls_token", "distillation_token"),
-    head="classifier(CLS)", pooled="the CLS token after the final LayerNorm",
-)
-DEIT_TEACHER = Family(
-    name="deit", base="deit",
-    norm_before="layernorm_before", norm_after="layernorm_after",
-    mlp_in="intermediate.dense", mlp_act="intermediate.intermediate_act_fn", mlp_out="output.dense",
-    layer_scale=None, special_tokens=("cls_token", "distillation_token"),
-    head="(cls_classifier(CLS) + distillation_classifier(DIST)) / 2",
+DEIT = replace(VIT, name="deit", base="deit", special_tokens=("cls_token", "distillation_token"))
+DEIT_TEACHER = replace(
+    DEIT, head="(cls_classifier(CLS) + distillation_classifier(DIST)) / 2",
     pooled="the CLS token after the final LayerNorm, read by the class-token classifier",
 )
 DINOV2 = Family(

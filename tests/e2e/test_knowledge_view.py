@@ -42,6 +42,15 @@ def intersect(a, b):
     return width > TOLERANCE and height > TOLERANCE
 
 
+def crossings(page, graph=GRAPH):
+    """Pairs (label, label) and (label, node) whose boxes overlap on screen."""
+    labels = page.evaluate("vitlensKnowledge.labelBoxes()")
+    nodes = page.evaluate("vitlensKnowledge.nodeBoxes()")
+    assert sorted(n["id"] for n in nodes) == sorted(n["id"] for n in labels) == sorted(n["id"] for n in graph["nodes"])
+    found = [(a["id"], b["id"]) for i, a in enumerate(labels) for b in labels[i + 1:] if intersect(a, b)]
+    return found + [(a["id"], "node " + b["id"]) for a in labels for b in nodes if intersect(a, b)]
+
+
 def test_every_node_is_drawn_legibly_inside_the_panel(graph_page):
     page = graph_page.page
     drawn = page.evaluate("[...document.querySelectorAll('.kg-node')].map((g) => g.dataset.id)")
@@ -65,12 +74,7 @@ def test_every_node_is_drawn_legibly_inside_the_panel(graph_page):
 
 def test_no_label_overlaps_a_node_or_another_label(graph_page):
     page = graph_page.page
-    labels = page.evaluate("vitlensKnowledge.labelBoxes()")
-    nodes = page.evaluate("vitlensKnowledge.nodeBoxes()")
-    assert len(labels) == len(nodes) == len(GRAPH["nodes"])
-    crossings = [(a["id"], b["id"]) for i, a in enumerate(labels) for b in labels[i + 1:] if intersect(a, b)]
-    crossings += [(a["id"], "node " + b["id"]) for a in labels for b in nodes if intersect(a, b)]
-    assert crossings == []
+    assert crossings(page) == []
     graph_page.assert_clean()
 
 
@@ -176,12 +180,7 @@ def test_every_family_lays_out_without_overlaps(graph_page, architecture):
     page.evaluate("async (graph) => { const { renderKnowledgeGraph } = await import('./js/knowledge.js');"
                   " renderKnowledgeGraph(document.getElementById('knowledge-graph'), graph); }", graph)
     assert page.locator(".kg-svg").count() == 1  # the previous drawing was replaced
-    labels = page.evaluate("vitlensKnowledge.labelBoxes()")
-    nodes = page.evaluate("vitlensKnowledge.nodeBoxes()")
-    assert sorted(n["id"] for n in nodes) == sorted(n["id"] for n in graph["nodes"])
-    crossings = [(a["id"], b["id"]) for i, a in enumerate(labels) for b in labels[i + 1:] if intersect(a, b)]
-    crossings += [(a["id"], "node " + b["id"]) for a in labels for b in nodes if intersect(a, b)]
-    assert crossings == []
+    assert crossings(page, graph) == []
     graph_page.assert_clean()
 
 
@@ -192,11 +191,7 @@ def test_the_main_page_draws_the_graph_in_its_view(watched, site):
     page.wait_for_selector("#knowledge-graph[data-ready='true']", timeout=30_000)
     drawn = page.evaluate("[...document.querySelectorAll('#knowledge-graph .kg-node')].map((g) => g.dataset.id)")
     assert sorted(drawn) == sorted(n["id"] for n in GRAPH["nodes"])
-    labels = page.evaluate("vitlensKnowledge.labelBoxes()")
-    nodes = page.evaluate("vitlensKnowledge.nodeBoxes()")
-    crossings = [(a["id"], b["id"]) for i, a in enumerate(labels) for b in labels[i + 1:] if intersect(a, b)]
-    crossings += [(a["id"], "node " + b["id"]) for a in labels for b in nodes if intersect(a, b)]
-    assert crossings == []
+    assert crossings(page) == []
     assert "transformers" in page.inner_text("#kg-status")
     node(page, "Dinov2SelfAttention").click()
     assert page.locator("dialog.kg-dialog").is_visible()
