@@ -76,7 +76,8 @@ class Watched:
         self.console_errors, self.page_errors, self.failed, self.foreign = [], [], [], []
         page.on("console", lambda m: self.console_errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: self.page_errors.append(str(e)))
-        page.on("requestfailed", lambda r: self.failed.append(r.url))
+        # a reload cancels requests still in flight (ERR_ABORTED): that is navigation, not failure
+        page.on("requestfailed", lambda r: None if "ERR_ABORTED" in (r.failure or "") else self.failed.append(r.url))
         page.on("response", lambda r: self.failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
         page.on("request", lambda r: None if r.url.startswith(origin) or r.url.startswith(("blob:", "data:"))
                 else self.foreign.append(r.url))
