@@ -131,3 +131,53 @@ def test_overview_shapes_come_from_the_manifest(exported):
     import pytest
     with pytest.raises(ValueError):
         overview.level(manifest, "block.9")
+
+
+import detail  # noqa: E402
+
+FIG6 = {"special_tokens": ["CLS"], "tokens": 17, "grid": [4, 4]}
+
+
+def test_detail_layouts_index_like_numpy():
+    x = RNG.standard_normal((1, 17, 8)).astype(np.float32)
+    lay = detail.layout(x.shape, FIG6)
+    flat = tensors.as_floats(x.tobytes())
+    assert (lay["kind"], lay["maps"], lay["cells"]) == ("tokens", 8, 17)
+    np.testing.assert_allclose(detail.map_values(flat, lay, 5), x[0, :, 5])
+    assert flat[detail.value_index(lay, 5, 9)] == x[0, 9, 5]
+    heads = RNG.standard_normal((1, 2, 17, 3)).astype(np.float32)
+    lay = detail.layout(heads.shape, FIG6)
+    flat = tensors.as_floats(heads.tobytes())
+    assert lay["maps"] == 6 and detail.map_label(lay, 4) == "head 2, 1"
+    np.testing.assert_allclose(detail.map_values(flat, lay, 4), heads[0, 1, :, 1])
+    planes = RNG.standard_normal((1, 8, 4, 4)).astype(np.float32)
+    lay = detail.layout(planes.shape, FIG6)
+    flat = tensors.as_floats(planes.tobytes())
+    np.testing.assert_allclose(detail.map_values(flat, lay, 3), planes[0, 3].ravel())
+    assert detail.cell_label(lay, 6, []) == "row 1, column 2"
+    assert detail.cell_label(detail.layout((1, 17, 8), FIG6), 0, ["CLS"]) == "token 0 (CLS)"
+    assert detail.cell_label(detail.layout((1, 17, 8), FIG6), 6, ["CLS"]) == "token 6: patch at row 1, column 1"
+    with pytest.raises(ValueError):
+        detail.layout((1, 10), FIG6)
+    with pytest.raises(IndexError):
+        detail.value_index(lay, 8, 0)
+
+
+@pytest.mark.parametrize("mode", detail.MODES)
+def test_detail_levels_match_numpy(mode):
+    x = RNG.standard_normal((1, 17, 8)).astype(np.float32)
+    x[0, 3, 2] = 40.0  # one outlier, as ViTs have
+    lay = detail.layout(x.shape, FIG6)
+    got, ranges = detail.levels(tensors.as_floats(x.tobytes()), lay, 2, 4, mode)
+    maps = x[0, :, 2:6].T  # (maps, tokens)
+    if mode == "channel":
+        low, high = maps.min(1, keepdims=True), maps.max(1, keepdims=True)
+    elif mode == "tensor":
+        low, high = x.min(), x.max()
+    else:
+        low, high = np.percentile(x, 1), np.percentile(x, 99)
+    expected = np.clip(np.round((maps - low) / (high - low) * 255), 0, 255)
+    np.testing.assert_allclose(np.frombuffer(got, np.uint8).reshape(4, 17), expected, atol=1)
+    assert len(ranges) == 4
+    with pytest.raises(ValueError):
+        detail.levels(tensors.as_floats(x.tobytes()), lay, 0, 1, "nope")

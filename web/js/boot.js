@@ -4,6 +4,7 @@
 import * as ort from "../vendor/ort/ort.wasm.min.mjs";
 import * as draw from "./draw.js";
 import * as overview from "./overview.js";
+import * as detail from "./detail.js";
 import { renderKnowledgeGraph } from "./knowledge.js";
 
 const bar = document.getElementById("loading-bar");
@@ -104,7 +105,7 @@ async function preloadRuntime() {
     })));
 }
 
-window.vitlensJS = { progress, fetchBytes, decodeImage, createSession, tensor, draw, overview, renderKnowledgeGraph, errors,
+window.vitlensJS = { progress, fetchBytes, decodeImage, createSession, tensor, draw, overview, detail, renderKnowledgeGraph, errors,
                      threads: configureOrt(), isolated: self.crossOriginIsolated, now: () => performance.now() };
 
 try {

@@ -9,7 +9,9 @@ import json
 import js
 from pyodide.ffi import create_proxy
 
+import detail
 import overview
+import tensors
 import state as url_state
 from runtime import MAX_SIDE, ModelRuntime
 
@@ -32,6 +34,12 @@ def make(tag, cls=None, text=None, **attrs):
     return node
 
 
+def to_js_bytes(data):
+    """bytes -> a JS Uint8Array source without a Python list in between."""
+    from pyodide.ffi import to_js
+    return to_js(memoryview(data))
+
+
 async def fetch_json(url):
     response = await js.fetch(url)
     if not response.ok:
@@ -51,6 +59,8 @@ class App:
         self.overview_level = "model"
         self.overview_callbacks = None
         self.graph_drawn_for = None  # the model whose knowledge graph is drawn
+        self.detail_page = 0
+        self.detail_shown = None  # (flat values, layout, first map) of the drawn maps
 
     def on(self, node, event, handler, prevent_default=False, read=None):
         """Listen for an event; the handler gets the event (or what `read` took from it) and the node.
@@ -102,6 +112,13 @@ class App:
         for tab in document.querySelectorAll("[data-view-tab]"):
             self.on(tab, "click", self.on_tab)
         self.on(js.window, "hashchange", self.on_hash_change)
+        self.on(element("detail-block"), "change", self.on_detail_block)
+        self.on(element("detail-tensor"), "change", self.on_detail_tensor)
+        self.on(element("detail-mode"), "change", self.on_detail_redraw)
+        self.on(element("detail-prev"), "click", self.on_detail_prev)
+        self.on(element("detail-next"), "click", self.on_detail_next)
+        self.detail_hover = create_proxy(self.on_detail_hover)
+        self.proxies.append(self.detail_hover)
         callbacks = {"onDrill": self.overview_drill, "onUp": self.overview_up, "onGoto": self.overview_goto,
                      "onDetail": self.overview_detail}
         self.overview_callbacks = {}
@@ -172,6 +189,8 @@ class App:
     def show_view(self, view):
         if view == "graph" and self.graph_drawn_for != self.runtime.manifest["name"]:
             asyncio.ensure_future(self.render_graph())
+        if view == "detail":
+            asyncio.ensure_future(self.render_detail())
         for tab in document.querySelectorAll("[data-view-tab]"):
             tab.setAttribute("aria-selected", "true" if tab.dataset.viewTab == view else "false")
         for panel in document.querySelectorAll("[data-view]"):
@@ -217,6 +236,8 @@ class App:
             JS.draw.showImage(element("image-canvas"), image.bitmap)
             self.render_prediction(elapsed)
             self.render_overview()
+            if self.state.view == "detail":
+                asyncio.ensure_future(self.render_detail())
             self.mark_gallery()
             self.notify([])
             document.body.dataset.status = "ready"
@@ -251,6 +272,95 @@ class App:
         await handle.settled
         status.textContent = f"{graph['architecture']}, read from transformers {graph['transformers_version']}"
         element("knowledge-graph").dataset.ready = "true"
+
+    # ---- Model detail ------------------------------------------------------------------------
+
+    DETAIL_PAGE = 96  # maps drawn at once
+
+    def detail_choices(self):
+        """The tensors that can be drawn as maps: the embeddings', the chosen block's, the head's."""
+        manifest = self.runtime.manifest
+        block = f"layer.{self.state.layer - 1}."
+        return [t for t in manifest["tensors"] if len(t["shape"]) in (3, 4) and t["name"] != "pixel_values"
+                and (not t["name"].startswith("layer.") or t["name"].startswith(block))]
+
+    async def render_detail(self):
+        manifest = self.runtime.manifest
+        if self.probabilities is None:
+            return
+        choices = self.detail_choices()
+        names = [t["name"] for t in choices]
+        tensor = self.state.tensor if self.state.tensor in names else f"layer.{self.state.layer - 1}.output"
+        blocks = element("detail-block")
+        if blocks.options.length != manifest["num_layers"]:
+            blocks.replaceChildren(*[make("option", text=str(n), value=str(n))
+                                     for n in range(1, manifest["num_layers"] + 1)])
+        blocks.value = str(self.state.layer)
+        select = element("detail-tensor")
+        select.replaceChildren(*[make("option", text=f"{t['name']}  ({'×'.join(map(str, t['shape'][1:]))})",
+                                      value=t["name"]) for t in choices])
+        select.value = tensor
+        spec = next(t for t in choices if t["name"] == tensor)
+        if tensor in self.runtime.kept:
+            value = self.runtime.kept[tensor]
+        else:
+            value = (await self.runtime.block(self.state.layer - 1))[tensor]
+        flat = tensors.as_floats(value.data.to_memoryview())
+        lay = detail.layout(spec["shape"], manifest)
+        pages = max(1, -(-lay["maps"] // self.DETAIL_PAGE))
+        self.detail_page = min(self.detail_page, pages - 1)
+        first = self.detail_page * self.DETAIL_PAGE
+        mode = element("detail-mode").value
+        levels, ranges = detail.levels(flat, lay, first, self.DETAIL_PAGE, mode)
+        count = len(ranges)
+        JS.detail.drawMaps(element("detail-canvas"), js.Uint8Array.new(to_js_bytes(levels)), count,
+                           js.JSON.parse(json.dumps(lay)), self.detail_hover)
+        if mode == "channel":
+            JS.detail.legend(element("detail-legend"), "each map's minimum", "its maximum")
+        else:
+            JS.detail.legend(element("detail-legend"), f"{ranges[0][0]:.4g}", f"{ranges[0][1]:.4g}")
+        element("detail-page").textContent = f"maps {first + 1}–{first + count} of {lay['maps']}"
+        element("detail-prev").disabled = self.detail_page == 0
+        element("detail-next").disabled = self.detail_page >= pages - 1
+        element("detail-meaning").textContent = f"{tensor}: {spec['meaning']}. Shape {' × '.join(map(str, spec['shape'][1:]))}."
+        element("detail-canvas").dataset.tensor = tensor
+        element("detail-canvas").dataset.first = str(first)
+        self.detail_shown = (flat, lay, first)
+
+    def on_detail_hover(self, map_index, cell):
+        readout = element("detail-readout")
+        if map_index < 0 or self.detail_shown is None:
+            readout.textContent = "Hover a map to read a value."
+            return
+        flat, lay, first = self.detail_shown
+        m = first + map_index
+        value = flat[detail.value_index(lay, m, cell)]
+        where = detail.cell_label(lay, cell, self.runtime.manifest["special_tokens"])
+        readout.textContent = f"{detail.map_label(lay, m)} · {where} · value {value:.6g}"
+        readout.dataset.map, readout.dataset.cell, readout.dataset.value = str(m), str(cell), repr(value)
+
+    async def on_detail_block(self, event, target):
+        self.state = url_state.replace_fields(self.state, layer=int(target.value))
+        self.detail_page = 0
+        self.write_url()
+        await self.render_detail()
+
+    async def on_detail_tensor(self, event, target):
+        self.state = url_state.replace_fields(self.state, tensor=target.value)
+        self.detail_page = 0
+        self.write_url()
+        await self.render_detail()
+
+    async def on_detail_redraw(self, event, target):
+        await self.render_detail()
+
+    async def on_detail_prev(self, event, target):
+        self.detail_page = max(0, self.detail_page - 1)
+        await self.render_detail()
+
+    async def on_detail_next(self, event, target):
+        self.detail_page += 1
+        await self.render_detail()
 
     # ---- the Model Overview ---------------------------------------------------------------
 

@@ -1,0 +1,76 @@
+"""Model detail in the browser: Fig. 6 maps of any tensor, and hovered values equal CPython's."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from export import fidelity
+from export.default_model import NAME
+
+from .conftest import WEB
+from .test_page import page_tensor
+
+MODEL = WEB / "model" / NAME
+MANIFEST = json.loads((MODEL / "manifest.json").read_text())
+
+
+def hover_cell(page, x, y):
+    box = page.locator("#detail-canvas").bounding_box()
+    page.mouse.move(box["x"] + x, box["y"] + y)
+    page.wait_for_function("document.getElementById('detail-readout').dataset.value !== undefined")
+    readout = page.locator("#detail-readout")
+    return int(readout.get_attribute("data-map")), int(readout.get_attribute("data-cell")), \
+        float(readout.get_attribute("data-value")), readout.inner_text()
+
+
+def native_value(name, shape, map_index, cell, reference):
+    tensor = reference[name][0]
+    if len(shape) == 4 and shape[2] == MANIFEST["tokens"]:  # (heads, tokens, x)
+        head, x = divmod(map_index, shape[3])
+        return tensor[head, cell, x]
+    if len(shape) == 4:  # (channels, rows, cols)
+        return tensor[map_index].ravel()[cell]
+    return tensor[cell, map_index]
+
+
+@pytest.mark.parametrize("tensor", ["layer.2.mlp.post_act", "embeddings.patch_conv", "layer.2.attention.query",
+                                    "layer.2.output"])
+def test_hovered_values_equal_cpython(watched, site, tensor):
+    watched.open(site, f"#model={NAME}&image=chelsea&view=detail&layer=3&tensor={tensor}")
+    page = watched.page
+    page.wait_for_function(f"document.getElementById('detail-canvas').dataset.tensor === {json.dumps(tensor)}")
+    reference = fidelity.run_parts(MODEL, MANIFEST["stages"], page_tensor(page, "pixel_values"))
+    shape = next(t["shape"] for t in MANIFEST["tensors"] if t["name"] == tensor)
+    seen = set()
+    for x, y in [(2, 2), (30, 40), (150, 60), (60, 150)]:
+        map_index, cell, value, text = hover_cell(page, x, y)
+        expected = native_value(tensor, shape, map_index, cell, reference)
+        span = float(np.ptp(reference[tensor]))
+        assert abs(value - expected) <= 1e-4 * span, (tensor, map_index, cell)
+        assert "value" in text
+        seen.add((map_index, cell))
+    assert len(seen) > 1
+    watched.assert_clean()
+
+
+def test_blocks_modes_and_pages(watched, site):
+    watched.open(site, f"#model={NAME}&image=chelsea&view=detail")
+    page = watched.page
+    page.wait_for_function("document.getElementById('detail-canvas').dataset.tensor === 'layer.0.output'")
+    assert page.inner_text("#detail-page") == f"maps 1–96 of {MANIFEST['hidden_size']}"
+    page.select_option("#detail-block", "5")
+    page.wait_for_function("document.getElementById('detail-canvas').dataset.tensor === 'layer.4.output'")
+    assert "layer=5" in page.evaluate("location.hash")
+    page.select_option("#detail-tensor", "layer.4.attention.probs")
+    page.wait_for_function("document.getElementById('detail-canvas').dataset.tensor === 'layer.4.attention.probs'")
+    assert "tensor=layer.4.attention.probs" in page.evaluate("location.hash")
+    for mode in ("tensor", "robust", "channel"):
+        page.select_option("#detail-mode", mode)
+        page.wait_for_timeout(300)
+    page.click("#detail-next")
+    page.wait_for_function("document.getElementById('detail-canvas').dataset.first === '96'")
+    assert page.inner_text("#detail-page").startswith("maps 97–192 of")
+    assert page.is_disabled("#detail-prev") is False
+    watched.assert_clean()

@@ -1,0 +1,83 @@
+// Model detail: small multiples, one map per channel (EL-VIT Fig. 6), drawn on one canvas so that
+// hundreds of maps stay smooth. Python (web/py/detail.py) hands over 0..255 levels; hovering
+// reports (map, cell) back to Python, which reads the raw value from the model's tensor.
+const d3 = window.d3;
+const LUT = Array.from({ length: 256 }, (_, i) => d3.rgb(d3.interpolateViridis(i / 255)));
+const GAP = 6;
+
+// Cells of one map: special tokens on a row of their own above the patch grid.
+function geometry(layout, cellPx) {
+  const [rows, cols] = Array.from(layout.grid);
+  const top = layout.special ? 1 : 0;
+  return { rows, cols, top, width: cols * cellPx, height: (rows + top) * cellPx + (top ? 2 : 0) };
+}
+
+function cellOrigin(layout, g, cell, cellPx) {
+  if (cell < layout.special) return [cell * cellPx, 0];
+  const index = cell - layout.special;
+  const row = Math.floor(index / g.cols);
+  return [(index % g.cols) * cellPx, (g.top ? cellPx + 2 : 0) + row * cellPx];
+}
+
+export function drawMaps(canvas, levels, count, layout, onHover) {
+  const cells = layout.cells;
+  const [rows, cols] = Array.from(layout.grid);
+  const cellPx = Math.max(2, Math.min(8, Math.floor(96 / Math.max(rows, cols))));
+  const g = geometry(layout, cellPx);
+  const width = canvas.parentElement.clientWidth || 860;
+  const perRow = Math.max(1, Math.floor((width + GAP) / (g.width + GAP)));
+  const mapRows = Math.ceil(count / perRow);
+  canvas.width = perRow * (g.width + GAP);
+  canvas.height = Math.max(1, mapRows * (g.height + GAP));
+  const context = canvas.getContext("2d");
+  const image = context.createImageData(canvas.width, canvas.height);
+  const data = image.data;
+  const bytes = levels;
+  for (let m = 0; m < count; m++) {
+    const ox = (m % perRow) * (g.width + GAP);
+    const oy = Math.floor(m / perRow) * (g.height + GAP);
+    for (let cell = 0; cell < cells; cell++) {
+      const colour = LUT[bytes[m * cells + cell]];
+      const [cx, cy] = cellOrigin(layout, g, cell, cellPx);
+      for (let y = 0; y < cellPx; y++) {
+        let p = ((oy + cy + y) * canvas.width + ox + cx) * 4;
+        for (let x = 0; x < cellPx; x++, p += 4) {
+          data[p] = colour.r; data[p + 1] = colour.g; data[p + 2] = colour.b; data[p + 3] = 255;
+        }
+      }
+    }
+  }
+  context.putImageData(image, 0, 0);
+  canvas.onmousemove = (event) => {
+    const box = canvas.getBoundingClientRect();
+    const x = (event.clientX - box.left) * canvas.width / box.width;
+    const y = (event.clientY - box.top) * canvas.height / box.height;
+    const m = Math.floor(y / (g.height + GAP)) * perRow + Math.floor(x / (g.width + GAP));
+    const lx = x % (g.width + GAP);
+    const ly = y % (g.height + GAP);
+    let cell = -1;
+    if (m < count && lx < g.width) {
+      if (g.top && ly < cellPx) {
+        const c = Math.floor(lx / cellPx);
+        if (c < layout.special) cell = c;
+      } else {
+        const gy = ly - (g.top ? cellPx + 2 : 0);
+        if (gy >= 0 && gy < rows * cellPx) cell = layout.special + Math.floor(gy / cellPx) * cols + Math.floor(lx / cellPx);
+      }
+    }
+    onHover(cell >= 0 ? m : -1, cell);
+  };
+  canvas.onmouseleave = () => onHover(-1, -1);
+  return { perRow, cellPx, mapWidth: g.width, mapHeight: g.height, gap: GAP };
+}
+
+// The colour scale with its two ends labelled.
+export function legend(container, low, high) {
+  const root = d3.select(container);
+  root.selectAll("*").remove();
+  root.append("span").attr("class", "legend-end").text(low);
+  const bar = root.append("canvas").attr("class", "legend-bar").attr("width", 256).attr("height", 1).node();
+  const context = bar.getContext("2d");
+  LUT.forEach((c, i) => { context.fillStyle = c.formatHex(); context.fillRect(i, 0, 1, 1); });
+  root.append("span").attr("class", "legend-end").text(high);
+}

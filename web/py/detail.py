@@ -1,0 +1,102 @@
+"""Model detail (EL-VIT V-C): any exposed tensor as small multiples, one map per channel (Fig. 6).
+
+Standard library only. A tensor's layout says how its flat float32 values map to (map, cell):
+tokens x channels activations give one map per channel over the token grid (special tokens
+first, then the patch grid); per-head tensors (batch, heads, tokens, x) give one map per head and
+x; channel-first maps (batch, channels, rows, cols) one map per channel. Values are turned into
+0..255 levels, normalised per map (the paper), per tensor, or between the tensor's 1st and 99th
+percentiles (robust to the few outlier channels and tokens ViTs grow).
+"""
+import math
+
+MODES = ("channel", "tensor", "robust")
+
+
+def layout(shape, manifest):
+    """How a tensor of this shape (batch first) is drawn: kind, maps, cells and the grid."""
+    dims = list(shape[1:])
+    special = len(manifest["special_tokens"])
+    tokens = manifest["tokens"]
+    if len(dims) == 2 and dims[0] == tokens:
+        return {"kind": "tokens", "maps": dims[1], "heads": 1, "per_head": dims[1], "cells": tokens,
+                "special": special, "grid": list(manifest["grid"])}
+    if len(dims) == 3 and dims[1] == tokens:
+        return {"kind": "heads", "maps": dims[0] * dims[2], "heads": dims[0], "per_head": dims[2],
+                "cells": tokens, "special": special, "grid": list(manifest["grid"])}
+    if len(dims) == 3:
+        return {"kind": "planes", "maps": dims[0], "heads": 1, "per_head": dims[0], "cells": dims[1] * dims[2],
+                "special": 0, "grid": dims[1:]}
+    raise ValueError(f"a tensor of shape {shape} has no map layout")
+
+
+def value_index(lay, map_index, cell):
+    """Flat index of map `map_index`, cell `cell` (a token, or a pixel of a plane)."""
+    if not 0 <= map_index < lay["maps"] or not 0 <= cell < lay["cells"]:
+        raise IndexError(f"map {map_index}, cell {cell} is outside {lay['maps']} maps of {lay['cells']} cells")
+    if lay["kind"] == "planes":
+        return map_index * lay["cells"] + cell
+    head, channel = divmod(map_index, lay["per_head"])
+    return (head * lay["cells"] + cell) * lay["per_head"] + channel
+
+
+def map_values(flat, lay, map_index):
+    """The values of one map, in cell order."""
+    start = value_index(lay, map_index, 0)
+    if lay["kind"] == "planes":
+        return flat[start:start + lay["cells"]].tolist()
+    step = lay["per_head"]
+    return flat[start:start + lay["cells"] * step:step].tolist()
+
+
+def robust_range(flat, low=1.0, high=99.0):
+    ordered = sorted(flat.tolist())
+    n = len(ordered) - 1
+
+    def at(q):
+        position = n * q / 100
+        i = math.floor(position)
+        j = min(i + 1, n)
+        return ordered[i] + (ordered[j] - ordered[i]) * (position - i)
+    return at(low), at(high)
+
+
+def levels(flat, lay, first, count, mode):
+    """0..255 levels for maps first..first+count-1 (bytes, map-major), and each map's (low, high)."""
+    if mode not in MODES:
+        raise ValueError(f"unknown normalisation {mode!r}; use one of {', '.join(MODES)}")
+    count = max(0, min(count, lay["maps"] - first))
+    if mode == "tensor":
+        shared = (min(flat), max(flat))
+    elif mode == "robust":
+        shared = robust_range(flat)
+    out = bytearray()
+    ranges = []
+    for m in range(first, first + count):
+        values = map_values(flat, lay, m)
+        low, high = (min(values), max(values)) if mode == "channel" else shared
+        span = high - low
+        if span > 0:
+            scale = 255 / span
+            out.extend(min(255, max(0, round((v - low) * scale))) for v in values)
+        else:
+            out.extend([128] * len(values))
+        ranges.append((low, high))
+    return bytes(out), ranges
+
+
+def map_label(lay, map_index):
+    if lay["kind"] == "heads":
+        head, x = divmod(map_index, lay["per_head"])
+        return f"head {head + 1}, {x}"
+    return f"channel {map_index}"
+
+
+def cell_label(lay, cell, special_names):
+    """What a cell is: a special token, or a patch at (row, column), or a pixel."""
+    if lay["kind"] == "planes":
+        row, col = divmod(cell, lay["grid"][1])
+        return f"row {row}, column {col}"
+    if cell < lay["special"]:
+        return f"token {cell} ({special_names[cell]})"
+    row, col = divmod(cell - lay["special"], lay["grid"][1])
+    return f"token {cell}: patch at row {row}, column {col}"
