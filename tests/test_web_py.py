@@ -181,3 +181,13 @@ def test_detail_levels_match_numpy(mode):
     assert len(ranges) == 4
     with pytest.raises(ValueError):
         detail.levels(tensors.as_floats(x.tobytes()), lay, 0, 1, "nope")
+
+
+def test_token_substitution_matches_numpy():
+    x = RNG.standard_normal((17, 8)).astype(np.float32)
+    got = np.frombuffer(tensors.substitute_token(tensors.as_floats(x.tobytes()), 17, 8, 5).tobytes(), np.float32)
+    expected = x.copy()
+    expected[0] = x[5]
+    np.testing.assert_array_equal(got.reshape(17, 8), expected)
+    with pytest.raises(IndexError):
+        tensors.substitute_token(tensors.as_floats(x.tobytes()), 17, 8, 17)

@@ -7,13 +7,13 @@ import asyncio
 import json
 
 import js
-from pyodide.ffi import create_proxy
+from pyodide.ffi import create_proxy, to_js
 
 import detail
 import overview
 import tensors
 import state as url_state
-from runtime import MAX_SIDE, ModelRuntime
+from runtime import MAX_SIDE, ModelRuntime, js_object
 
 JS = js.vitlensJS
 document = js.document
@@ -32,12 +32,6 @@ def make(tag, cls=None, text=None, **attrs):
     for key, value in attrs.items():
         node.setAttribute(key.replace("_", "-"), str(value))
     return node
-
-
-def to_js_bytes(data):
-    """bytes -> a JS Uint8Array source without a Python list in between."""
-    from pyodide.ffi import to_js
-    return to_js(memoryview(data))
 
 
 async def fetch_json(url):
@@ -117,6 +111,7 @@ class App:
         self.on(element("detail-mode"), "change", self.on_detail_redraw)
         self.on(element("detail-prev"), "click", self.on_detail_prev)
         self.on(element("detail-next"), "click", self.on_detail_next)
+        self.on(element("substitution-token"), "change", self.on_substitution)
         self.detail_hover = create_proxy(self.on_detail_hover)
         self.proxies.append(self.detail_hover)
         callbacks = {"onDrill": self.overview_drill, "onUp": self.overview_up, "onGoto": self.overview_goto,
@@ -313,7 +308,7 @@ class App:
         mode = element("detail-mode").value
         levels, ranges = detail.levels(flat, lay, first, self.DETAIL_PAGE, mode)
         count = len(ranges)
-        JS.detail.drawMaps(element("detail-canvas"), js.Uint8Array.new(to_js_bytes(levels)), count,
+        JS.detail.drawMaps(element("detail-canvas"), to_js(memoryview(levels)), count,
                            js.JSON.parse(json.dumps(lay)), self.detail_hover)
         if mode == "channel":
             JS.detail.legend(element("detail-legend"), "each map's minimum", "its maximum")
@@ -326,6 +321,45 @@ class App:
         element("detail-canvas").dataset.tensor = tensor
         element("detail-canvas").dataset.first = str(first)
         self.detail_shown = (flat, lay, first)
+        await self.render_substitution()
+
+    async def render_substitution(self):
+        """Fig. 11: pass token i through the final LayerNorm and the head in CLS's place."""
+        manifest = self.runtime.manifest
+        field = element("substitution-token")
+        field.max = str(manifest["tokens"] - 1)
+        box = element("substitution-message")
+        try:
+            token = int(field.value)
+            if not 0 <= token < manifest["tokens"]:
+                raise ValueError
+        except ValueError:
+            box.textContent = f"Type a token index from 0 (CLS) to {manifest['tokens'] - 1}."
+            box.hidden = False
+            return
+        box.hidden = True
+        head = manifest["stages"][-1]
+        hidden = self.runtime.floats(head["input"])
+        swapped = tensors.substitute_token(hidden, manifest["tokens"], manifest["hidden_size"], token)
+        feeds = {head["input"]: JS.tensor("float32", to_js(memoryview(swapped)),
+                                          to_js([1, manifest["tokens"], manifest["hidden_size"]]))}
+        out = await self.runtime.sessions["head"].run(js_object(feeds), to_js(["logits"]))
+        probabilities = tensors.softmax(list(tensors.as_floats(out.logits.data.to_memoryview())))
+        labels = manifest["labels"]
+        top = max(range(len(labels)), key=lambda i: probabilities[i])
+        rows = [{"label": label, "p": p, "top": i == top, "index": i}
+                for i, (label, p) in enumerate(zip(labels, probabilities))]
+        JS.draw.prediction("#substitution-list", js.JSON.parse(json.dumps(rows)))
+        where = detail.cell_label(detail.layout([1, manifest["tokens"], manifest["hidden_size"]], manifest),
+                                  token, manifest["special_tokens"])
+        mean_note = (" DINOv2's head reads CLS together with the mean of the patch tokens: the substitution "
+                     "replaces only the CLS half, the patch mean stays." if manifest["family"] == "dinov2" else "")
+        element("substitution-note").textContent = (
+            f"The head's probabilities when {where} is put where CLS was, after the final LayerNorm.{mean_note}")
+        element("substitution-list").dataset.token = str(token)
+
+    async def on_substitution(self, event, target):
+        await self.render_substitution()
 
     def on_detail_hover(self, map_index, cell):
         readout = element("detail-readout")

@@ -105,3 +105,15 @@ def normalise(values, low=None, high=None):
     if span <= 0:
         return [0.5] * len(values)
     return [min(1.0, max(0.0, (v - low) / span)) for v in values]
+
+
+def substitute_token(flat, tokens, dim, token, into=0):
+    """A copy of a (tokens, dim) tensor whose row `into` (CLS) holds row `token` instead (Fig. 11)."""
+    from array import array
+    if len(flat) != tokens * dim:
+        raise ValueError(f"{len(flat)} values cannot be {tokens} tokens x {dim}")
+    if not 0 <= token < tokens:
+        raise IndexError(f"token {token} is outside 0..{tokens - 1}")
+    out = array("f", flat)
+    out[into * dim:(into + 1) * dim] = array("f", flat[token * dim:(token + 1) * dim])
+    return out
