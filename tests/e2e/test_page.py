@@ -37,8 +37,11 @@ def softmax(x):
 
 
 def choose_sample(watched, sample_id):
+    """Click a sample and wait for its own prediction (the same sample again is classified again)."""
+    before = watched.page.evaluate("Number(document.body.dataset.classified)")
     watched.page.click(f"#gallery .thumb[data-sample='{sample_id}']")
-    watched.page.wait_for_function(f"location.hash.includes('image={sample_id}&')")
+    watched.page.wait_for_function(f"Number(document.body.dataset.classified) > {before}")
+    assert f"image={sample_id}&" in watched.page.evaluate("location.hash")
     watched.wait_ready()
 
 

@@ -53,6 +53,7 @@ class App:
         self.overview_level = "model"
         self.overview_callbacks = None
         self.graph_drawn_for = None  # the model whose knowledge graph is drawn
+        self.classified = 0
         self.detail_page = 0
         self.detail_shown = None  # (flat values, layout, first map) of the drawn maps
 
@@ -235,6 +236,8 @@ class App:
                 asyncio.ensure_future(self.render_detail())
             self.mark_gallery()
             self.notify([])
+            self.classified += 1
+            document.body.dataset.classified = str(self.classified)  # lets tests wait for this very result
             document.body.dataset.status = "ready"
             return True
 
