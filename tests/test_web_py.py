@@ -191,3 +191,12 @@ def test_token_substitution_matches_numpy():
     np.testing.assert_array_equal(got.reshape(17, 8), expected)
     with pytest.raises(IndexError):
         tensors.substitute_token(tensors.as_floats(x.tobytes()), 17, 8, 17)
+
+
+def test_gelu_and_curve_match_torch():
+    import torch
+    xs = np.linspace(-6, 6, 101)
+    expected = torch.nn.functional.gelu(torch.from_numpy(xs)).numpy()
+    np.testing.assert_allclose([tensors.gelu(v) for v in xs], expected, atol=1e-12)
+    points = tensors.curve(tensors.gelu, -3, 3, 7)
+    assert len(points) == 7 and points[0][0] == -3 and points[-1][0] == pytest.approx(3)

@@ -5,6 +5,7 @@ import * as ort from "../vendor/ort/ort.wasm.min.mjs";
 import * as draw from "./draw.js";
 import * as overview from "./overview.js";
 import * as detail from "./detail.js";
+import * as operations from "./operations.js";
 import { renderKnowledgeGraph } from "./knowledge.js";
 
 const bar = document.getElementById("loading-bar");
@@ -105,7 +106,7 @@ async function preloadRuntime() {
     })));
 }
 
-window.vitlensJS = { progress, fetchBytes, decodeImage, createSession, tensor, draw, overview, detail, renderKnowledgeGraph, errors,
+window.vitlensJS = { progress, fetchBytes, decodeImage, createSession, tensor, draw, overview, detail, operations, renderKnowledgeGraph, errors,
                      threads: configureOrt(), isolated: self.crossOriginIsolated, now: () => performance.now() };
 
 try {

@@ -113,6 +113,8 @@ class App:
         self.on(element("detail-prev"), "click", self.on_detail_prev)
         self.on(element("detail-next"), "click", self.on_detail_next)
         self.on(element("substitution-token"), "change", self.on_substitution)
+        self.on(element("detail-token"), "change", self.on_detail_token)
+        self.on(element("open-gelu"), "click", self.on_open_gelu)
         self.detail_hover = create_proxy(self.on_detail_hover)
         self.proxies.append(self.detail_hover)
         callbacks = {"onDrill": self.overview_drill, "onUp": self.overview_up, "onGoto": self.overview_goto,
@@ -321,6 +323,8 @@ class App:
         element("detail-prev").disabled = self.detail_page == 0
         element("detail-next").disabled = self.detail_page >= pages - 1
         element("detail-meaning").textContent = f"{tensor}: {spec['meaning']}. Shape {' × '.join(map(str, spec['shape'][1:]))}."
+        element("detail-token").max = str(manifest["tokens"] - 1)
+        element("detail-token").value = str(self.state.token)
         element("detail-canvas").dataset.tensor = tensor
         element("detail-canvas").dataset.first = str(first)
         self.detail_shown = (flat, lay, first)
@@ -360,6 +364,39 @@ class App:
         element("substitution-note").textContent = (
             f"The head's probabilities when {where} is put where CLS was, after the final LayerNorm.{mean_note}")
         element("substitution-list").dataset.token = str(token)
+
+    async def on_detail_token(self, event, target):
+        try:
+            token = int(target.value)
+        except ValueError:
+            token = -1
+        top = self.runtime.manifest["tokens"] - 1
+        if not 0 <= token <= top:
+            self.notify([f"Token {target.value!r} is not in 0..{top}; keeping token {self.state.token}."], error=True)
+            target.value = str(self.state.token)
+            return
+        self.state = url_state.replace_fields(self.state, token=token)
+        self.notify([])
+        self.write_url()
+
+    async def on_open_gelu(self, event, target):
+        """The chosen block's MLP activation for the chosen token, unit by unit, on the GELU graph."""
+        manifest = self.runtime.manifest
+        block = self.state.layer - 1
+        tensors_of_block = await self.runtime.block(block)
+        width = manifest["mlp_size"]
+        t = self.state.token
+        inputs = tensors.as_floats(tensors_of_block[f"layer.{block}.mlp.pre_act"].data.to_memoryview())[t * width:(t + 1) * width]
+        outputs = tensors.as_floats(tensors_of_block[f"layer.{block}.mlp.post_act"].data.to_memoryview())[t * width:(t + 1) * width]
+        low, high = min(inputs), max(inputs)
+        where = detail.cell_label(detail.layout([1, manifest["tokens"], width], manifest), t, manifest["special_tokens"])
+        data = {"title": f"GELU in block {block + 1}, {where}",
+                "note": (f"The MLP's {width} hidden units of this token before (x) and after GELU, as the model "
+                         "computed them, placed on the graph of GELU(x) = x·Φ(x). Step with ◀ ▶|, the arrow keys, "
+                         "or play; Escape closes."),
+                "curve": tensors.curve(tensors.gelu, min(low, -3.0), max(high, 3.0)),
+                "points": [[x, y] for x, y in zip(inputs.tolist(), outputs.tolist())]}
+        JS.operations.openGelu(js.JSON.parse(json.dumps(data)))
 
     async def on_substitution(self, event, target):
         await self.render_substitution()

@@ -117,3 +117,14 @@ def substitute_token(flat, tokens, dim, token, into=0):
     out = array("f", flat)
     out[into * dim:(into + 1) * dim] = array("f", flat[token * dim:(token + 1) * dim])
     return out
+
+
+def gelu(x):
+    """GELU(x) = x * Phi(x), the exact (erf) form used by the exported models."""
+    return 0.5 * x * (1.0 + math.erf(x / math.sqrt(2.0)))
+
+
+def curve(function, low, high, samples=200):
+    """(x, function(x)) at evenly spaced points: the graph a view draws behind real values."""
+    step = (high - low) / (samples - 1)
+    return [(low + i * step, function(low + i * step)) for i in range(samples)]
