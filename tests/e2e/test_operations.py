@@ -51,3 +51,27 @@ def test_a_bad_token_is_explained_and_kept(watched, site):
     page.wait_for_selector("#message.error")
     assert "not in 0..256" in page.inner_text("#message")
     assert page.input_value("#detail-token") == "5" and "token=5" in page.evaluate("location.hash")
+
+
+def test_position_embedding_modal_shows_real_similarities(watched, site):
+    watched.open(site, f"#model={NAME}&image=chelsea&view=detail")
+    page = watched.page
+    page.wait_for_function("document.getElementById('detail-canvas').dataset.tensor === 'layer.0.output'")
+    page.click("#open-positions")
+    page.locator("dialog#operation-dialog canvas.position-map").wait_for()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    readout = page.locator("dialog#operation-dialog .readout")
+    assert readout.get_attribute("data-patch") == "2"
+    values = fidelity.run_parts(MODEL, MANIFEST["stages"], page_tensor(page, "pixel_values"))
+    position = values["embeddings.position"][0, len(MANIFEST["special_tokens"]):].astype(np.float64)
+    unit = position / np.linalg.norm(position, axis=1, keepdims=True)
+    box = page.locator("dialog#operation-dialog canvas.position-map").bounding_box()
+    rows, cols = MANIFEST["grid"]
+    for r, c in [(0, 2), (5, 9), (15, 15)]:
+        page.mouse.move(box["x"] + (c + 0.5) * box["width"] / cols, box["y"] + (r + 0.5) * box["height"] / rows)
+        assert readout.get_attribute("data-other") == str(r * cols + c)
+        assert abs(float(readout.get_attribute("data-value")) - unit[2] @ unit[r * cols + c]) <= 1e-4
+    page.keyboard.press("Escape")
+    page.wait_for_selector("dialog#operation-dialog", state="detached")
+    watched.assert_clean()

@@ -112,3 +112,53 @@ export function openGelu(data) {
   play.focus();
   return dialog;
 }
+
+// Position embeddings: one patch's cosine similarity to every patch's position embedding, over
+// the patch grid; stepping moves the chosen patch, so the row/column pattern shows itself.
+export function openPositions(data, similarity) {
+  const dialog = dialogShell(data.title);
+  const note = dialog.appendChild(document.createElement("p"));
+  note.className = "operation-note";
+  note.textContent = data.note;
+  const [rows, cols] = Array.from(data.grid);
+  const cell = Math.floor(320 / Math.max(rows, cols));
+  const canvas = dialog.appendChild(document.createElement("canvas"));
+  canvas.className = "position-map";
+  canvas.width = cols * cell;
+  canvas.height = rows * cell;
+  const context = canvas.getContext("2d");
+  const scale = d3.scaleSequential(d3.interpolateViridis).domain([-1, 1]);
+  const legend = dialog.appendChild(document.createElement("p"));
+  legend.className = "caption";
+  legend.textContent = "colour: cosine similarity from −1 (dark) to 1 (yellow); the chosen patch is outlined";
+  const readout = dialog.appendChild(document.createElement("p"));
+  readout.className = "readout";
+  readout.setAttribute("aria-live", "polite");
+  const show = (i) => {
+    const values = Array.from(similarity(i));
+    values.forEach((v, k) => {
+      context.fillStyle = scale(v);
+      context.fillRect((k % cols) * cell, Math.floor(k / cols) * cell, cell, cell);
+    });
+    context.strokeStyle = "#f4a100";
+    context.lineWidth = 3;
+    context.strokeRect((i % cols) * cell + 1.5, Math.floor(i / cols) * cell + 1.5, cell - 3, cell - 3);
+    readout.textContent = `patch ${i} (row ${Math.floor(i / cols)}, column ${i % cols})`;
+    readout.dataset.patch = String(i);
+    canvas.onmousemove = (event) => {
+      const box = canvas.getBoundingClientRect();
+      const k = Math.floor((event.clientY - box.top) / box.height * rows) * cols
+        + Math.floor((event.clientX - box.left) / box.width * cols);
+      if (k >= 0 && k < values.length) {
+        readout.textContent = `patch ${i} vs patch ${k} (row ${Math.floor(k / cols)}, column ${k % cols}): `
+          + `cosine similarity ${values[k].toFixed(4)}`;
+        readout.dataset.other = String(k);
+        readout.dataset.value = String(values[k]);
+      }
+    };
+  };
+  const play = controls(dialog, rows * cols, show);
+  dialog.showModal();
+  play.focus();
+  return dialog;
+}

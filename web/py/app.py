@@ -115,6 +115,9 @@ class App:
         self.on(element("substitution-token"), "change", self.on_substitution)
         self.on(element("detail-token"), "change", self.on_detail_token)
         self.on(element("open-gelu"), "click", self.on_open_gelu)
+        self.on(element("open-positions"), "click", self.on_open_positions)
+        self.position_similarity = create_proxy(self.position_row)
+        self.proxies.append(self.position_similarity)
         self.detail_hover = create_proxy(self.on_detail_hover)
         self.proxies.append(self.detail_hover)
         callbacks = {"onDrill": self.overview_drill, "onUp": self.overview_up, "onGoto": self.overview_goto,
@@ -397,6 +400,26 @@ class App:
                 "curve": tensors.curve(tensors.gelu, min(low, -3.0), max(high, 3.0)),
                 "points": [[x, y] for x, y in zip(inputs.tolist(), outputs.tolist())]}
         JS.operations.openGelu(js.JSON.parse(json.dumps(data)))
+
+    def position_row(self, patch):
+        """Cosine similarity of one patch's position embedding to every patch's (CLS left out)."""
+        manifest = self.runtime.manifest
+        special, dim = len(manifest["special_tokens"]), manifest["hidden_size"]
+        flat = self.runtime.floats("embeddings.position")[special * dim:]
+        return to_js(tensors.cosine_row(flat, manifest["num_patches"], dim, patch))
+
+    async def on_open_positions(self, event, target):
+        manifest = self.runtime.manifest
+        first = max(0, self.state.token - len(manifest["special_tokens"]))
+        data = {"title": "Position embeddings: which patches look alike to the model?",
+                "note": ("Each patch's learned position embedding (embeddings.position, as added to this image's "
+                         f"{manifest['grid'][0]}×{manifest['grid'][1]} grid) compared with every other by cosine "
+                         "similarity. Neighbours, and patches in the same row or column, are most alike. Step "
+                         "through the patches with ◀ ▶|, the arrow keys or play; hover to read a value."),
+                "grid": manifest["grid"]}
+        dialog = JS.operations.openPositions(js.JSON.parse(json.dumps(data)), self.position_similarity)
+        for _ in range(first):
+            dialog.dispatchEvent(js.KeyboardEvent.new("keydown", js.JSON.parse('{"key": "ArrowRight"}')))
 
     async def on_substitution(self, event, target):
         await self.render_substitution()
