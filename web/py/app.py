@@ -138,7 +138,7 @@ class App:
             js.vitlensJS.progress(0.5 + 0.5 * fraction, text)
         self.runtime = await ModelRuntime.load(base, manifest, progress)
         sample_ids = [s["id"] for s in manifest["samples"]]
-        fitted, more = url_state.validate(url_state.replace_model(requested, name), manifest, sample_ids)
+        fitted, more = url_state.validate(url_state.replace_fields(requested, model=name), manifest, sample_ids)
         self.render_model_info(manifest)
         self.render_picker(name)
         self.render_gallery(base, manifest)
@@ -230,7 +230,7 @@ class App:
             if self.image is not None:
                 self.image.bitmap.close()
             self.image, self.probabilities = image, probabilities
-            self.state = url_state.replace_image(self.state, image_id)
+            self.state = url_state.replace_fields(self.state, image=image_id)
             self.write_url()
             note = f" (reduced by the browser to {image.width}×{image.height})" if image.reduced else ""
             element("image-caption").textContent = caption + note
@@ -532,12 +532,12 @@ class App:
     async def on_model_picked(self, event, target):
         name = target.value
         if name != self.state.model:
-            await self.load_model(name, url_state.replace_model(self.state, name), [])
+            await self.load_model(name, url_state.replace_fields(self.state, model=name), [])
             element("loading").hidden = True
 
     async def on_tab(self, event, target):
         view = target.dataset.viewTab
-        self.state = url_state.replace_view(self.state, view)
+        self.state = url_state.replace_fields(self.state, view=view)
         self.show_view(view)
         self.write_url()
 
@@ -551,7 +551,7 @@ class App:
             return
         sample_ids = [s["id"] for s in self.runtime.manifest["samples"]]
         if requested.image == url_state.UPLOAD and self.state.image == url_state.UPLOAD:
-            requested = url_state.replace_image(requested, url_state.UPLOAD)
+            requested = url_state.replace_fields(requested, image=url_state.UPLOAD)
             fitted, more = requested, []
         else:
             fitted, more = url_state.validate(requested, self.runtime.manifest, sample_ids)

@@ -7,7 +7,7 @@ x; channel-first maps (batch, channels, rows, cols) one map per channel. Values 
 0..255 levels, normalised per map (the paper), per tensor, or between the tensor's 1st and 99th
 percentiles (robust to the few outlier channels and tokens ViTs grow).
 """
-import math
+import tensors
 
 MODES = ("channel", "tensor", "robust")
 
@@ -48,18 +48,6 @@ def map_values(flat, lay, map_index):
     return flat[start:start + lay["cells"] * step:step].tolist()
 
 
-def robust_range(flat, low=1.0, high=99.0):
-    ordered = sorted(flat.tolist())
-    n = len(ordered) - 1
-
-    def at(q):
-        position = n * q / 100
-        i = math.floor(position)
-        j = min(i + 1, n)
-        return ordered[i] + (ordered[j] - ordered[i]) * (position - i)
-    return at(low), at(high)
-
-
 def levels(flat, lay, first, count, mode):
     """0..255 levels for maps first..first+count-1 (bytes, map-major), and each map's (low, high)."""
     if mode not in MODES:
@@ -68,7 +56,7 @@ def levels(flat, lay, first, count, mode):
     if mode == "tensor":
         shared = (min(flat), max(flat))
     elif mode == "robust":
-        shared = robust_range(flat)
+        shared = tuple(tensors.percentiles(flat.tolist(), [1, 99]))
     out = bytearray()
     ranges = []
     for m in range(first, first + count):

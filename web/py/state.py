@@ -69,20 +69,6 @@ def validate(state, manifest, sample_ids):
     return replace(state, **changes), problems
 
 
-def replace_model(state, model):
-    return replace(state, model=model)
-
-
-def replace_image(state, image):
-    return replace(state, image=image)
-
-
-def replace_view(state, view):
-    if view not in VIEWS:
-        raise ValueError(f"unknown view {view!r}")
-    return replace(state, view=view)
-
-
 def replace_fields(state, **changes):
     if "view" in changes and changes["view"] not in VIEWS:
         raise ValueError(f"unknown view {changes['view']!r}")

@@ -86,15 +86,23 @@ def patch_grid(values, grid, special):
     return [list(patches[r * cols:(r + 1) * cols]) for r in range(rows)]
 
 
-def percentile(values, q):
-    """The q-th percentile (0..100) with linear interpolation, as numpy's default."""
+def percentiles(values, qs):
+    """The qs-th percentiles (0..100) with linear interpolation, as numpy's default; one sort for all."""
     ordered = sorted(values)
     if not ordered:
         raise ValueError("percentile of no values")
-    position = (len(ordered) - 1) * q / 100
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+    last = len(ordered) - 1
+    result = []
+    for q in qs:
+        position = last * q / 100
+        low = math.floor(position)
+        high = min(low + 1, last)
+        result.append(ordered[low] + (ordered[high] - ordered[low]) * (position - low))
+    return result
+
+
+def percentile(values, q):
+    return percentiles(values, [q])[0]
 
 
 def normalise(values, low=None, high=None):
