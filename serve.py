@@ -135,10 +135,19 @@ class StaticHandler(BaseHTTPRequestHandler):
             self.send_error(HTTPStatus.NOT_FOUND)
             return
         with f:
-            size = os.fstat(f.fileno()).st_size
+            stat = os.fstat(f.fileno())
+            size = stat.st_size
+            # A validator, so that a browser revalidating ("no-cache") gets a 304 instead of the bytes.
+            etag = f'"{stat.st_mtime_ns:x}-{size:x}"'
+            if etag in {t.strip() for t in self.headers.get("If-None-Match", "").split(",")}:
+                self.send_response(HTTPStatus.NOT_MODIFIED)
+                self.send_header("ETag", etag)
+                self.end_headers()
+                return
             self.send_response(HTTPStatus.OK)
             self.send_header("Content-Type", content_type(target))
             self.send_header("Content-Length", str(size))
+            self.send_header("ETag", etag)
             self.end_headers()
             if send_body:
                 try:

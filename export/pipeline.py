@@ -18,11 +18,12 @@ import torch
 import transformers
 from transformers import AutoConfig, AutoImageProcessor
 
-from . import fidelity, knowledge
+from . import analysis, fidelity, knowledge
 from .families import SUPPORTED, UnsupportedModel, check_config
 from .onnx_parts import OPSET, export_whole, split, stage_plan
 from . import preprocess_graph
 from .preprocess import input_size, preprocess, recipe_from_processor
+from .parameters import write_parameters
 from .probe import ProbedModel
 from .samples import SAMPLES, write_samples
 
@@ -64,7 +65,8 @@ def _first_line(error: Exception) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
-def build_manifest(name, title, model_ref, model, family, recipe, specs, shapes, parts, samples, diffs):
+def build_manifest(name, title, model_ref, model, family, recipe, specs, shapes, parts, samples, diffs,
+                   parameters):
     config = model.config
     height, width = input_size(recipe)
     patch = config.patch_size
@@ -100,6 +102,7 @@ def build_manifest(name, title, model_ref, model, family, recipe, specs, shapes,
                      "meaning": "the preprocessed image: resized, rescaled and normalised RGB"}]
                    + [{"name": s.name, "shape": shapes[s.name], "stage": s.stage, "meaning": s.meaning}
                       for s in specs],
+        "parameters": {"file": "parameters.bin", "entries": parameters},
         "samples": samples,
         "knowledge": "knowledge.json",
         "fidelity": {"image": samples[0]["id"], "max_relative_diff": max(diffs.values()),
@@ -132,17 +135,25 @@ def export_model(model_ref: str, out_root: Path, name: str | None = None, title:
             parts = split(whole, stage_plan(probed), staging)
         for part in parts:
             part["bytes"] = (staging / part["file"]).stat().st_size
+        parameters = write_parameters(model, family, staging / "parameters.bin")
         onnx.save(preprocess_graph.build(recipe["resample"]), staging / "preprocess.onnx")
         samples = write_samples(staging / "samples")
         pixel_values = preprocess(SAMPLES[0].load(), recipe)
         reference = fidelity.run_torch(probed, pixel_values)
-        diffs = fidelity.compare(reference, fidelity.run_parts(staging, parts, pixel_values))
+        exported = fidelity.run_parts(staging, parts, pixel_values)
+        diffs = fidelity.compare(reference, exported)
         worst = max(diffs, key=diffs.get)
         if diffs[worst] > TOLERANCE:
             raise ExportError(f"exported {worst} differs from PyTorch by {diffs[worst]:.2e} of its range")
         shapes = {n: list(v.shape) for n, v in reference.items()}
         manifest = build_manifest(name, title or name, model_ref, model, family, recipe, probed.specs,
-                                  shapes, parts, samples, diffs)
+                                  shapes, parts, samples, diffs, parameters)
+        onnx.save(analysis.build(manifest, model, family), staging / "analysis.onnx")
+        lens_diff = analysis.lens_error(analysis.run(staging / "analysis.onnx", exported), exported["logits"])
+        if lens_diff > TOLERANCE:
+            raise ExportError(f"analysis.onnx: the logit lens of CLS differs from the model's probabilities "
+                              f"by {lens_diff:.2e}")
+        manifest["analysis"] = analysis.manifest_entry(staging / "analysis.onnx", manifest)
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))
         graph = knowledge.build_graph(manifest["architecture"])
         (staging / "knowledge.json").write_text(json.dumps(graph, indent=1))

@@ -1,4 +1,8 @@
-"""Screenshots of the page for the README: python scripts/screenshot.py [fragment] [out.png]
+"""Screenshots of the page for the README: python scripts/screenshot.py [fragment] [out.png] [selector...]
+
+Each selector is clicked in turn (e.g. a button that opens an operation view) before the shot;
+`selector=value` chooses an option of a <select> instead, `key:ArrowRight*5` presses a key, and
+`full` photographs the whole page rather than the window.
 
 Serves web/ with serve.py and photographs it in Debian's headless Chromium.
 """
@@ -15,7 +19,7 @@ from serve import make_server  # noqa: E402
 from tests.e2e.conftest import CHROMIUM, FLAGS, READY  # noqa: E402
 
 
-def main(fragment: str = "#image=chelsea", out: str = "docs/page.png") -> None:
+def main(fragment: str = "#image=chelsea", out: str = "docs/page.png", *clicks: str) -> None:
     from playwright.sync_api import sync_playwright
     server = make_server(ROOT / "web", port=0, quiet=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -25,7 +29,20 @@ def main(fragment: str = "#image=chelsea", out: str = "docs/page.png") -> None:
         page.goto(f"http://127.0.0.1:{server.server_address[1]}/{fragment}")
         page.wait_for_function(READY, timeout=120_000)
         page.wait_for_timeout(500)
-        page.screenshot(path=str(ROOT / out))
+        for action in clicks:
+            if action == "full":
+                continue
+            if action.startswith("key:"):
+                key, _, times = action[4:].partition("*")
+                for _ in range(int(times or 1)):
+                    page.keyboard.press(key)
+            elif "=" in action and not action.startswith("["):
+                selector, _, value = action.partition("=")
+                page.select_option(selector, value)
+            else:
+                page.click(action)
+            page.wait_for_timeout(1500)
+        page.screenshot(path=str(ROOT / out), full_page="full" in clicks)
         browser.close()
     server.shutdown()
     print(f"wrote {out}")

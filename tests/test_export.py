@@ -130,6 +130,37 @@ def test_manifest_describes_the_model(exported):
     assert index["default"] in {m["name"] for m in index["models"]}
 
 
+@pytest.mark.parametrize("kind", ["vit", "dinov2"])
+def test_parameters_reproduce_the_exposed_tensors(exported, tiny_checkpoints, kind):
+    """parameters.bin holds what the operation views recompute: the patch conv and every LayerNorm."""
+    from export.parameters import read_parameter
+    _, folders = exported
+    folder = folders[kind]
+    manifest = json.loads((folder / "manifest.json").read_text())
+    _, recipe, _ = load(str(tiny_checkpoints[kind]))
+    pixel_values = preprocess(SAMPLES[0].load(), recipe)
+    got = fidelity.run_parts(folder, manifest["stages"], pixel_values)
+    entries = manifest["parameters"]["entries"]
+    assert manifest["parameters"]["file"] == "parameters.bin"
+    assert (folder / "parameters.bin").stat().st_size == sum(4 * int(np.prod(e["shape"])) for e in entries)
+    param = {e["name"]: read_parameter(folder, e) for e in entries}
+
+    kernel, bias = param["embeddings.patch.kernel"], param["embeddings.patch.bias"]
+    conv = torch.nn.functional.conv2d(torch.from_numpy(pixel_values), torch.from_numpy(kernel),
+                                      torch.from_numpy(bias), stride=manifest["patch_size"]).numpy()
+    assert fidelity.relative_diff(conv, got["embeddings.patch_conv"]) <= TOLERANCE
+
+    def layer_norm(x, name):
+        mean, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
+        return (x - mean) / np.sqrt(var + manifest["layer_norm_eps"]) * param[f"{name}.gamma"] + param[f"{name}.beta"]
+    for i in range(manifest["num_layers"]):
+        before = got["embeddings.output"] if i == 0 else got[f"layer.{i - 1}.output"]
+        for name, x in ((f"layer.{i}.norm_before", before), (f"layer.{i}.norm_after", got[f"layer.{i}.residual"])):
+            assert fidelity.relative_diff(layer_norm(x, name), got[name]) <= TOLERANCE, name
+    final = layer_norm(got[f"layer.{manifest['num_layers'] - 1}.output"], "final_norm")
+    assert fidelity.relative_diff(final, got["final_norm"]) <= TOLERANCE
+
+
 def run_cli(*args):
     return subprocess.run([sys.executable, "-m", "export", *args], capture_output=True, text=True, timeout=600)
 

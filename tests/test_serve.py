@@ -143,6 +143,20 @@ def test_no_directory_listing(server):
     assert get(server, "/noindex/file.txt")[0] == 200
 
 
+def test_unchanged_files_are_revalidated_with_a_304(server, site):
+    status, headers, body = get(server, "/a.json")
+    assert status == 200 and headers["ETag"] and headers["Cache-Control"] == "no-cache"
+    host, port = server.server_address[:2]
+    req = urllib.request.Request(f"http://{host}:{port}/a.json", headers={"If-None-Match": headers["ETag"]})
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(req, timeout=10)
+    assert err.value.code == 304 and err.value.read() == b""
+    assert err.value.headers["Cross-Origin-Embedder-Policy"] == "require-corp"
+    req = urllib.request.Request(f"http://{host}:{port}/a.json", headers={"If-None-Match": '"other"'})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert resp.status == 200 and resp.read()
+
+
 def test_head_has_no_body(server):
     status, headers, body = get(server, "/a.json", method="HEAD")
     assert status == 200 and body == b""

@@ -155,6 +155,13 @@ def test_detail_layouts_index_like_numpy():
     flat = tensors.as_floats(planes.tobytes())
     np.testing.assert_allclose(detail.map_values(flat, lay, 3), planes[0, 3].ravel())
     assert detail.cell_label(lay, 6, []) == "row 1, column 2"
+    scores = RNG.standard_normal((1, 2, 17, 17)).astype(np.float32)
+    lay = detail.layout(scores.shape, FIG6)
+    flat = tensors.as_floats(scores.tobytes())
+    assert (lay["kind"], lay["maps"], lay["grid"], detail.map_label(lay, 1)) == ("matrix", 2, [17, 17], "head 2")
+    np.testing.assert_allclose(detail.map_values(flat, lay, 1), scores[0, 1].ravel())
+    assert flat[detail.value_index(lay, 1, 3 * 17 + 5)] == scores[0, 1, 3, 5]
+    assert detail.cell_label(lay, 3 * 17 + 5, ["CLS"]) == "query token 3, key token 5"
     assert detail.cell_label(detail.layout((1, 17, 8), FIG6), 0, ["CLS"]) == "token 0 (CLS)"
     assert detail.cell_label(detail.layout((1, 17, 8), FIG6), 6, ["CLS"]) == "token 6: patch at row 1, column 1"
     with pytest.raises(ValueError):
@@ -200,3 +207,81 @@ def test_gelu_and_curve_match_torch():
     np.testing.assert_allclose([tensors.gelu(v) for v in xs], expected, atol=1e-12)
     points = tensors.curve(tensors.gelu, -3, 3, 7)
     assert len(points) == 7 and points[0][0] == -3 and points[-1][0] == pytest.approx(3)
+
+
+def test_patch_embedding_equals_a_strided_convolution():
+    import torch
+    import operations
+    height, width, patch, hidden = 28, 42, 14, 5
+    image = RNG.standard_normal((3, height, width)).astype(np.float32)
+    kernel = RNG.standard_normal((hidden, 3, patch, patch)).astype(np.float32)
+    bias = RNG.standard_normal(hidden).astype(np.float32)
+    conv = torch.nn.functional.conv2d(torch.from_numpy(image[None]), torch.from_numpy(kernel),
+                                      torch.from_numpy(bias), stride=patch).numpy()[0]  # (hidden, 2, 3)
+    pixels, weights = tensors.as_floats(image.tobytes()), tensors.as_floats(kernel.tobytes())
+    for unit in (0, 3):
+        steps = operations.patch_embedding(pixels, weights, bias.tolist(), unit, height, width, patch)
+        np.testing.assert_allclose([out for _, out in steps], conv[unit].ravel(), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose([s for s, _ in steps], conv[unit].ravel() - bias[unit], rtol=1e-5, atol=1e-5)
+    block = operations.patch_pixels(pixels, height, width, patch, 1, 2)
+    np.testing.assert_array_equal(block, image[:, 14:28, 28:42].ravel())
+    with pytest.raises(IndexError):
+        operations.patch_pixels(pixels, height, width, patch, 2, 0)
+    with pytest.raises(IndexError):
+        operations.patch_embedding(pixels, weights, bias.tolist(), hidden, height, width, patch)
+
+
+def test_image_bytes_undo_the_normalisation():
+    import operations
+    rgb = RNG.integers(0, 256, (3, 4, 5))
+    mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+    normalised = ((rgb / 255 - np.array(mean)[:, None, None]) / np.array(std)[:, None, None]).astype(np.float32)
+    got = np.frombuffer(operations.image_bytes(tensors.as_floats(normalised.tobytes()), 4, 5, mean, std), np.uint8)
+    np.testing.assert_array_equal(got.reshape(4, 5, 4)[..., :3], rgb.transpose(1, 2, 0))
+    assert (got[3::4] == 255).all()
+
+
+def test_layer_norm_matches_torch():
+    import torch
+    import operations
+    x = (RNG.standard_normal(48) * 3 + 1).astype(np.float32)
+    gamma, beta = RNG.standard_normal(48).astype(np.float32), RNG.standard_normal(48).astype(np.float32)
+    expected = torch.nn.functional.layer_norm(torch.from_numpy(x), (48,), torch.from_numpy(gamma),
+                                              torch.from_numpy(beta), eps=1e-6).numpy()
+    got = operations.layer_norm(tensors.as_floats(x.tobytes()), gamma.tolist(), beta.tolist(), 1e-6)
+    np.testing.assert_allclose(got["output"], expected, rtol=1e-5, atol=1e-5)
+    assert got["mean"] == pytest.approx(x.astype(np.float64).mean()) and got["variance"] == pytest.approx(x.astype(np.float64).var())
+    with pytest.raises(ValueError):
+        operations.layer_norm([1.0, 2.0], [1.0], [0.0], 1e-6)
+
+
+def test_attention_row_matches_numpy():
+    import operations
+    heads, tokens, d = 3, 7, 8
+    q = RNG.standard_normal((heads, tokens, d)).astype(np.float32)
+    k = RNG.standard_normal((heads, tokens, d)).astype(np.float32)
+    scores = q @ k.transpose(0, 2, 1) / np.sqrt(d)
+    probs = np.exp(scores - scores.max(-1, keepdims=True))
+    probs /= probs.sum(-1, keepdims=True)
+    got_scores, got_probs = operations.attention_row(tensors.as_floats(q.tobytes()), tensors.as_floats(k.tobytes()),
+                                                     heads, tokens, d, 2, 4)
+    np.testing.assert_allclose(got_scores, scores[2, 4], rtol=1e-5)
+    np.testing.assert_allclose(got_probs, probs[2, 4], rtol=1e-5)
+    with pytest.raises(IndexError):
+        operations.attention_row(tensors.as_floats(q.tobytes()), tensors.as_floats(k.tobytes()), heads, tokens, d, 3, 0)
+
+
+def test_detail_flow_annotates_every_step_of_a_level(exported):
+    import json as json_module
+    _, folders = exported
+    manifest = json_module.loads((folders["dinov2"] / "manifest.json").read_text())
+    top = detail.flow(manifest, "model")
+    assert [s["id"] for s in top["steps"]][:3] == ["image", "patch", "tokens"] and top["up"] is None
+    patch = next(s for s in top["steps"] if s["id"] == "patch")
+    assert "Shape" in patch["note"] and "→" in patch["note"]
+    block = detail.flow(manifest, "block.1")
+    assert block["up"] == "encoder" and [t[0] for t in block["trail"]] == ["model", "encoder", "block.1"]
+    assert next(s for s in block["steps"] if s["id"] == "attention")["children"] == "attention.1"
+    assert [s["tensor"] for s in block["steps"]][-1] == "layer.1.output"
+    attention = detail.flow(manifest, "attention.0")
+    assert [s["id"] for s in attention["steps"]][:4] == ["in", "query", "key", "value"]

@@ -27,16 +27,16 @@ def hover_cell(page, x, y):
 
 def native_value(name, shape, map_index, cell, reference):
     tensor = reference[name][0]
-    if len(shape) == 4 and shape[2] == MANIFEST["tokens"]:  # (heads, tokens, x)
+    if len(shape) == 4 and shape[2] == MANIFEST["tokens"] != shape[3]:  # (heads, tokens, x)
         head, x = divmod(map_index, shape[3])
         return tensor[head, cell, x]
-    if len(shape) == 4:  # (channels, rows, cols)
+    if len(shape) == 4:  # (channels, rows, cols), or (heads, query tokens, key tokens)
         return tensor[map_index].ravel()[cell]
     return tensor[cell, map_index]
 
 
 @pytest.mark.parametrize("tensor", ["layer.2.mlp.post_act", "embeddings.patch_conv", "layer.2.attention.query",
-                                    "layer.2.output"])
+                                    "layer.2.output", "layer.2.attention.scores"])
 def test_hovered_values_equal_cpython(watched, site, tensor):
     watched.open(site, f"#model={NAME}&image=chelsea&view=detail&layer=3&tensor={tensor}")
     page = watched.page
@@ -66,6 +66,9 @@ def test_blocks_modes_and_pages(watched, site):
     page.select_option("#detail-tensor", "layer.4.attention.probs")
     page.wait_for_function("document.getElementById('detail-canvas').dataset.tensor === 'layer.4.attention.probs'")
     assert "tensor=layer.4.attention.probs" in page.evaluate("location.hash")
+    assert page.inner_text("#detail-page") == f"maps 1–{MANIFEST['num_heads']} of {MANIFEST['num_heads']}"
+    page.select_option("#detail-tensor", "layer.4.attention.query")
+    page.wait_for_function("document.getElementById('detail-canvas').dataset.tensor === 'layer.4.attention.query'")
     for mode in ("tensor", "robust", "channel"):
         page.select_option("#detail-mode", mode)
         page.wait_for_timeout(300)
@@ -73,4 +76,28 @@ def test_blocks_modes_and_pages(watched, site):
     page.wait_for_function("document.getElementById('detail-canvas').dataset.first === '96'")
     assert page.inner_text("#detail-page").startswith("maps 97–192 of")
     assert page.is_disabled("#detail-prev") is False
+    watched.assert_clean()
+
+
+def test_flow_strip_navigates_and_annotates(watched, site):
+    watched.open(site, f"#model={NAME}&image=chelsea&view=detail&layer=2&tensor=layer.1.output")
+    page = watched.page
+    page.wait_for_function("document.getElementById('detail-canvas').dataset.tensor === 'layer.1.output'")
+    assert page.get_attribute("#detail-flow", "data-level") == "block.1"
+    page.hover("#detail-flow .flow-step[data-step='norm1']")
+    assert "LayerNorm" in page.inner_text("#detail-annotation") and "Shape" in page.inner_text("#detail-annotation")
+    page.click("#detail-flow .flow-step[data-step='attention']")
+    page.wait_for_function("document.getElementById('detail-flow').dataset.level === 'attention.1'")
+    page.click("#detail-flow .flow-step[data-step='scores']")
+    page.wait_for_function("document.getElementById('detail-canvas').dataset.tensor === 'layer.1.attention.scores'")
+    assert "tensor=layer.1.attention.scores" in page.evaluate("location.hash")
+    box = page.locator("#detail-flow .flow-strip").bounding_box()
+    page.mouse.click(box["x"] + box["width"] - 4, box["y"] + box["height"] - 4)  # the strip's empty space: up
+    page.wait_for_function("document.getElementById('detail-flow').dataset.level === 'block.1'")
+    page.click("#detail-flow .flow-crumb >> text=Model")
+    page.wait_for_function("document.getElementById('detail-flow').dataset.level === 'model'")
+    page.hover("#detail-flow .flow-step[data-step='tokens']")
+    assert "CLS" in page.inner_text("#detail-annotation")
+    page.click("#detail-flow .flow-step[data-step='patch']")
+    page.wait_for_function("document.getElementById('detail-canvas').dataset.tensor === 'embeddings.patch_conv'")
     watched.assert_clean()

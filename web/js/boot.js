@@ -6,6 +6,7 @@ import * as draw from "./draw.js";
 import * as overview from "./overview.js";
 import * as detail from "./detail.js";
 import * as operations from "./operations.js";
+import * as interpret from "./interpret.js";
 import { renderKnowledgeGraph } from "./knowledge.js";
 
 const bar = document.getElementById("loading-bar");
@@ -106,7 +107,7 @@ async function preloadRuntime() {
     })));
 }
 
-window.vitlensJS = { progress, fetchBytes, decodeImage, createSession, tensor, draw, overview, detail, operations, renderKnowledgeGraph, errors,
+window.vitlensJS = { progress, fetchBytes, decodeImage, createSession, tensor, draw, overview, detail, operations, interpret, renderKnowledgeGraph, errors,
                      threads: configureOrt(), isolated: self.crossOriginIsolated, now: () => performance.now() };
 
 try {

@@ -22,7 +22,7 @@ function cellOrigin(layout, g, cell, cellPx) {
 export function drawMaps(canvas, levels, count, layout, onHover) {
   const cells = layout.cells;
   const [rows, cols] = Array.from(layout.grid);
-  const cellPx = Math.max(2, Math.min(8, Math.floor(96 / Math.max(rows, cols))));
+  const cellPx = Math.max(1, Math.min(8, Math.floor(96 / Math.max(rows, cols))));  // 1 px: tokens × tokens
   const g = geometry(layout, cellPx);
   const width = canvas.parentElement.clientWidth || 860;
   const perRow = Math.max(1, Math.floor((width + GAP) / (g.width + GAP)));
@@ -80,4 +80,33 @@ export function legend(container, low, high) {
   const context = bar.getContext("2d");
   LUT.forEach((c, i) => { context.fillStyle = c.formatHex(); context.fillRect(i, 0, 1, 1); });
   root.append("span").attr("class", "legend-end").text(high);
+}
+
+// The focus+context strip: one level of the data flow as steps left to right, the drawn tensor
+// marked. Hover or focus a step for its annotation (EL-VIT Fig. 8); click a step to draw its
+// tensor or open what it contains; click the strip's empty space to go one level up.
+export function drawFlow(container, flow, current, annotation, handlers) {
+  const root = d3.select(container);
+  root.selectAll("*").remove();
+  const trail = root.append("nav").attr("class", "flow-trail").attr("aria-label", "data-flow level");
+  Array.from(flow.trail).forEach(([id, title], i, all) => {
+    if (i) trail.append("span").attr("class", "flow-sep").text("›");
+    const crumb = trail.append("button").attr("type", "button").attr("class", "flow-crumb").text(title);
+    if (i === all.length - 1) crumb.attr("aria-current", "true");
+    crumb.on("click", () => handlers.onGoto(id));
+  });
+  const strip = root.append("div").attr("class", "flow-strip").attr("role", "list");
+  strip.on("click", (event) => { if (event.target === strip.node() && flow.up) handlers.onGoto(flow.up); });
+  Array.from(flow.steps).forEach((step, i) => {
+    if (i) strip.append("span").attr("class", "flow-arrow").attr("aria-hidden", "true").text("→");
+    const chip = strip.append("button").attr("type", "button").attr("role", "listitem")
+      .attr("class", `flow-step${step.children ? " has-children" : ""}`)
+      .attr("data-step", step.id)
+      .attr("aria-current", step.tensor && step.tensor === current && !step.children ? "true" : null);
+    chip.append("span").attr("class", "flow-label").text(step.children ? `${step.label} ⤵` : step.label);
+    chip.append("span").attr("class", "flow-sub").text(step.sub);
+    const note = () => { annotation.textContent = `${step.label}: ${step.note}`; annotation.dataset.step = step.id; };
+    chip.on("mouseenter", note).on("focus", note);
+    chip.on("click", () => handlers.onStep(step));
+  });
 }

@@ -10,6 +10,8 @@ import js
 from pyodide.ffi import create_proxy, to_js
 
 import detail
+from interpret_view import InterpretationView
+from modals import Modals
 import overview
 import tensors
 import state as url_state
@@ -56,6 +58,9 @@ class App:
         self.classified = 0
         self.detail_page = 0
         self.detail_shown = None  # (flat values, layout, first map) of the drawn maps
+        self.modals = Modals(self)
+        self.flow_level = None  # the Detail view's data-flow level; follows the drawn tensor until navigated
+        self.interpretation = InterpretationView(self)
 
     def on(self, node, event, handler, prevent_default=False, read=None):
         """Listen for an event; the handler gets the event (or what `read` took from it) and the node.
@@ -114,12 +119,17 @@ class App:
         self.on(element("detail-next"), "click", self.on_detail_next)
         self.on(element("substitution-token"), "change", self.on_substitution)
         self.on(element("detail-token"), "change", self.on_detail_token)
-        self.on(element("open-gelu"), "click", self.on_open_gelu)
-        self.on(element("open-positions"), "click", self.on_open_positions)
-        self.position_similarity = create_proxy(self.position_row)
-        self.proxies.append(self.position_similarity)
+        for name, handler in (("open-patch", self.modals.open_patch_embedding),
+                              ("open-positions", self.modals.open_positions),
+                              ("open-layernorm", self.modals.open_layer_norm),
+                              ("open-attention", self.modals.open_attention),
+                              ("open-gelu", self.modals.open_gelu)):
+            self.on(element(name), "click", handler)
         self.detail_hover = create_proxy(self.on_detail_hover)
-        self.proxies.append(self.detail_hover)
+        self.flow_step_proxy = create_proxy(self.on_flow_step)
+        self.flow_goto_proxy = create_proxy(self.on_flow_goto)
+        self.proxies.extend([self.detail_hover, self.flow_step_proxy, self.flow_goto_proxy])
+        self.interpretation.bind()
         callbacks = {"onDrill": self.overview_drill, "onUp": self.overview_up, "onGoto": self.overview_goto,
                      "onDetail": self.overview_detail}
         self.overview_callbacks = {}
@@ -140,6 +150,7 @@ class App:
         sample_ids = [s["id"] for s in manifest["samples"]]
         fitted, more = url_state.validate(url_state.replace_fields(requested, model=name), manifest, sample_ids)
         self.render_model_info(manifest)
+        self.interpretation.reset()
         self.render_picker(name)
         self.render_gallery(base, manifest)
         self.state = fitted
@@ -192,6 +203,8 @@ class App:
             asyncio.ensure_future(self.render_graph())
         if view == "detail":
             asyncio.ensure_future(self.render_detail())
+        if view == "interpretation":
+            asyncio.ensure_future(self.interpretation.render())
         for tab in document.querySelectorAll("[data-view-tab]"):
             tab.setAttribute("aria-selected", "true" if tab.dataset.viewTab == view else "false")
         for panel in document.querySelectorAll("[data-view]"):
@@ -239,6 +252,8 @@ class App:
             self.render_overview()
             if self.state.view == "detail":
                 asyncio.ensure_future(self.render_detail())
+            if self.state.view == "interpretation":
+                asyncio.ensure_future(self.interpretation.render())
             self.mark_gallery()
             self.notify([])
             self.classified += 1
@@ -281,9 +296,12 @@ class App:
     DETAIL_PAGE = 96  # maps drawn at once
 
     def detail_choices(self):
-        """The tensors that can be drawn as maps: the embeddings', the chosen block's, the head's."""
+        return self.detail_choices_for(self.state.layer)
+
+    def detail_choices_for(self, layer):
+        """The tensors that can be drawn as maps: the embeddings', the block's (1-based), the head's."""
         manifest = self.runtime.manifest
-        block = f"layer.{self.state.layer - 1}."
+        block = f"layer.{layer - 1}."
         return [t for t in manifest["tensors"] if len(t["shape"]) in (3, 4) and t["name"] != "pixel_values"
                 and (not t["name"].startswith("layer.") or t["name"].startswith(block))]
 
@@ -331,7 +349,49 @@ class App:
         element("detail-canvas").dataset.tensor = tensor
         element("detail-canvas").dataset.first = str(first)
         self.detail_shown = (flat, lay, first)
+        self.render_flow(tensor)
         await self.render_substitution()
+
+    @staticmethod
+    def level_of(tensor):
+        """The data-flow level a tensor is drawn in: its attention, its block, or the whole model."""
+        parts = tensor.split(".")
+        if parts[0] != "layer":
+            return "model"
+        return f"attention.{parts[1]}" if parts[2] == "attention" and parts[3] != "output" else f"block.{parts[1]}"
+
+    def render_flow(self, tensor):
+        level = self.flow_level or self.level_of(tensor)
+        handlers = js.Object.new()
+        handlers.onStep, handlers.onGoto = self.flow_step_proxy, self.flow_goto_proxy
+        JS.detail.drawFlow(element("detail-flow"), js.JSON.parse(json.dumps(detail.flow(self.runtime.manifest, level))),
+                           tensor, element("detail-annotation"), handlers)
+        element("detail-flow").dataset.level = level
+
+    def on_flow_step(self, step):
+        step = step.to_py()
+        if step["children"]:
+            self.flow_level = step["children"]
+            self.render_flow(element("detail-canvas").dataset.tensor)
+            return
+        tensor = step["tensor"]
+        layer = int(tensor.split(".")[1]) + 1 if tensor.startswith("layer.") else self.state.layer
+        names = [t["name"] for t in self.detail_choices_for(layer)]
+        if tensor not in names:
+            where = ("the image card on the left" if tensor == "pixel_values"
+                     else "the prediction card and the classification end below")
+            element("detail-annotation").textContent = f"{step['label']}: this tensor is shown in {where}."
+            if tensor != "pixel_values":
+                element("substitution-heading").scrollIntoView()
+            return
+        self.state = url_state.replace_fields(self.state, tensor=tensor, layer=layer)
+        self.detail_page = 0
+        self.write_url()
+        self.schedule(self.render_detail())
+
+    def on_flow_goto(self, level_id):
+        self.flow_level = level_id
+        self.render_flow(element("detail-canvas").dataset.tensor)
 
     async def render_substitution(self):
         """Fig. 11: pass token i through the final LayerNorm and the head in CLS's place."""
@@ -373,53 +433,25 @@ class App:
             token = int(target.value)
         except ValueError:
             token = -1
+        self.set_token(token, field=target)
+
+    def set_token(self, token, field=None):
+        """The token both views follow; a bad index is explained and the previous one kept."""
         top = self.runtime.manifest["tokens"] - 1
         if not 0 <= token <= top:
-            self.notify([f"Token {target.value!r} is not in 0..{top}; keeping token {self.state.token}."], error=True)
-            target.value = str(self.state.token)
+            typed = field.value if field is not None else token
+            self.notify([f"Token {typed!r} is not in 0..{top}; keeping token {self.state.token}."], error=True)
+            if field is not None:
+                field.value = str(self.state.token)
             return
         self.state = url_state.replace_fields(self.state, token=token)
         self.notify([])
         self.write_url()
+        if self.state.view == "interpretation":
+            self.schedule(self.interpretation.render())
 
-    async def on_open_gelu(self, event, target):
-        """The chosen block's MLP activation for the chosen token, unit by unit, on the GELU graph."""
-        manifest = self.runtime.manifest
-        block = self.state.layer - 1
-        tensors_of_block = await self.runtime.block(block)
-        width = manifest["mlp_size"]
-        t = self.state.token
-        inputs = tensors.as_floats(tensors_of_block[f"layer.{block}.mlp.pre_act"].data.to_memoryview())[t * width:(t + 1) * width]
-        outputs = tensors.as_floats(tensors_of_block[f"layer.{block}.mlp.post_act"].data.to_memoryview())[t * width:(t + 1) * width]
-        low, high = min(inputs), max(inputs)
-        where = detail.cell_label(detail.layout([1, manifest["tokens"], width], manifest), t, manifest["special_tokens"])
-        data = {"title": f"GELU in block {block + 1}, {where}",
-                "note": (f"The MLP's {width} hidden units of this token before (x) and after GELU, as the model "
-                         "computed them, placed on the graph of GELU(x) = x·Φ(x). Step with ◀ ▶|, the arrow keys, "
-                         "or play; Escape closes."),
-                "curve": tensors.curve(tensors.gelu, min(low, -3.0), max(high, 3.0)),
-                "points": [[x, y] for x, y in zip(inputs.tolist(), outputs.tolist())]}
-        JS.operations.openGelu(js.JSON.parse(json.dumps(data)))
-
-    def position_row(self, patch):
-        """Cosine similarity of one patch's position embedding to every patch's (CLS left out)."""
-        manifest = self.runtime.manifest
-        special, dim = len(manifest["special_tokens"]), manifest["hidden_size"]
-        flat = self.runtime.floats("embeddings.position")[special * dim:]
-        return to_js(tensors.cosine_row(flat, manifest["num_patches"], dim, patch))
-
-    async def on_open_positions(self, event, target):
-        manifest = self.runtime.manifest
-        first = max(0, self.state.token - len(manifest["special_tokens"]))
-        data = {"title": "Position embeddings: which patches look alike to the model?",
-                "note": ("Each patch's learned position embedding (embeddings.position, as added to this image's "
-                         f"{manifest['grid'][0]}×{manifest['grid'][1]} grid) compared with every other by cosine "
-                         "similarity. Neighbours, and patches in the same row or column, are most alike. Step "
-                         "through the patches with ◀ ▶|, the arrow keys or play; hover to read a value."),
-                "grid": manifest["grid"]}
-        dialog = JS.operations.openPositions(js.JSON.parse(json.dumps(data)), self.position_similarity)
-        for _ in range(first):
-            dialog.dispatchEvent(js.KeyboardEvent.new("keydown", js.JSON.parse('{"key": "ArrowRight"}')))
+    def schedule(self, coroutine):
+        asyncio.ensure_future(coroutine)
 
     async def on_substitution(self, event, target):
         await self.render_substitution()
@@ -439,12 +471,14 @@ class App:
     async def on_detail_block(self, event, target):
         self.state = url_state.replace_fields(self.state, layer=int(target.value))
         self.detail_page = 0
+        self.flow_level = None
         self.write_url()
         await self.render_detail()
 
     async def on_detail_tensor(self, event, target):
         self.state = url_state.replace_fields(self.state, tensor=target.value)
         self.detail_page = 0
+        self.flow_level = None
         self.write_url()
         await self.render_detail()
 

@@ -7,6 +7,7 @@ x; channel-first maps (batch, channels, rows, cols) one map per channel. Values 
 0..255 levels, normalised per map (the paper), per tensor, or between the tensor's 1st and 99th
 percentiles (robust to the few outlier channels and tokens ViTs grow).
 """
+import overview
 import tensors
 
 MODES = ("channel", "tensor", "robust")
@@ -20,6 +21,9 @@ def layout(shape, manifest):
     if len(dims) == 2 and dims[0] == tokens:
         return {"kind": "tokens", "maps": dims[1], "heads": 1, "per_head": dims[1], "cells": tokens,
                 "special": special, "grid": list(manifest["grid"])}
+    if len(dims) == 3 and dims[1] == tokens == dims[2]:  # attention scores, probabilities: one matrix per head
+        return {"kind": "matrix", "maps": dims[0], "heads": dims[0], "per_head": 1, "cells": tokens * tokens,
+                "special": 0, "grid": [tokens, tokens]}
     if len(dims) == 3 and dims[1] == tokens:
         return {"kind": "heads", "maps": dims[0] * dims[2], "heads": dims[0], "per_head": dims[2],
                 "cells": tokens, "special": special, "grid": list(manifest["grid"])}
@@ -33,7 +37,7 @@ def value_index(lay, map_index, cell):
     """Flat index of map `map_index`, cell `cell` (a token, or a pixel of a plane)."""
     if not 0 <= map_index < lay["maps"] or not 0 <= cell < lay["cells"]:
         raise IndexError(f"map {map_index}, cell {cell} is outside {lay['maps']} maps of {lay['cells']} cells")
-    if lay["kind"] == "planes":
+    if lay["kind"] in ("planes", "matrix"):
         return map_index * lay["cells"] + cell
     head, channel = divmod(map_index, lay["per_head"])
     return (head * lay["cells"] + cell) * lay["per_head"] + channel
@@ -42,7 +46,7 @@ def value_index(lay, map_index, cell):
 def map_values(flat, lay, map_index):
     """The values of one map, in cell order."""
     start = value_index(lay, map_index, 0)
-    if lay["kind"] == "planes":
+    if lay["kind"] in ("planes", "matrix"):
         return flat[start:start + lay["cells"]].tolist()
     step = lay["per_head"]
     return flat[start:start + lay["cells"] * step:step].tolist()
@@ -73,6 +77,8 @@ def levels(flat, lay, first, count, mode):
 
 
 def map_label(lay, map_index):
+    if lay["kind"] == "matrix":
+        return f"head {map_index + 1}"
     if lay["kind"] == "heads":
         head, x = divmod(map_index, lay["per_head"])
         return f"head {head + 1}, {x}"
@@ -84,7 +90,31 @@ def cell_label(lay, cell, special_names):
     if lay["kind"] == "planes":
         row, col = divmod(cell, lay["grid"][1])
         return f"row {row}, column {col}"
+    if lay["kind"] == "matrix":
+        query, key = divmod(cell, lay["grid"][1])
+        return f"query token {query}, key token {key}"
     if cell < lay["special"]:
         return f"token {cell} ({special_names[cell]})"
     row, col = divmod(cell - lay["special"], lay["grid"][1])
     return f"token {cell}: patch at row {row}, column {col}"
+
+
+def flow(manifest, level_id):
+    """The focus+context strip above the maps: one level of the data flow (the overview's levels),
+    left to right, each step with its Fig. 8 annotation: what it does and how the shape changes."""
+    import overview
+    level = overview.level(manifest, level_id)
+    into = {e["target"]: e["shape"] for e in level["edges"]}
+    out_of = {e["source"]: e["shape"] for e in level["edges"]}
+    steps = []
+    for node in level["nodes"]:  # listed in data-flow order
+        shapes = [into.get(node["id"]), out_of.get(node["id"])]
+        if shapes[0] and shapes[1] and shapes[0] != shapes[1]:
+            change = f" Shape {shapes[0]} → {shapes[1]}."
+        elif shapes[1] or shapes[0]:
+            change = f" Shape {shapes[1] or shapes[0]}."
+        else:
+            change = ""
+        steps.append({"id": node["id"], "label": node["label"], "sub": node["sub"], "tensor": node["detail"],
+                      "layer": node["layer"], "children": node["children"], "note": node["explain"] + change})
+    return {"steps": steps, "trail": overview.trail(manifest, level_id), "up": overview.parent(level_id)}

@@ -26,6 +26,9 @@ class ModelRuntime:
         self.preprocess_session = preprocess
         self.kept = {}  # tensor name -> JS tensor, for the current image
         self.details = {}  # block index -> every output of that block, computed on demand
+        self.parameters = None  # parameters.bin as float32, fetched when a view first needs it
+        self.analysis_session = None  # analysis.onnx, loaded when the Interpretation view first needs it
+        self.analysed = None  # its outputs for the current image
 
     @classmethod
     async def load(cls, base, manifest, progress):
@@ -62,6 +65,7 @@ class ModelRuntime:
         """Run the chain; keep block outputs, attention probabilities and the head's outputs."""
         self.kept = {"pixel_values": pixel_values}
         self.details = {}
+        self.analysed = None
         value = pixel_values
         for stage in self.manifest["stages"]:
             name = stage["name"]
@@ -82,6 +86,34 @@ class ModelRuntime:
             out = await self.sessions[stage["name"]].run(js_object({stage["input"]: self.kept[stage["input"]]}))
             self.details[index] = {key: js.Reflect.get(out, key) for key in stage["outputs"]}
         return self.details[index]
+
+    async def parameter(self, name):
+        """A learned parameter (manifest "parameters") as a float32 memoryview."""
+        spec = self.manifest.get("parameters")
+        if spec is None:
+            raise RuntimeError("this model folder has no parameters.bin: export it again with python -m export")
+        entry = next((e for e in spec["entries"] if e["name"] == name), None)
+        if entry is None:
+            raise RuntimeError(f"this model folder has no parameter {name!r}")
+        if self.parameters is None:
+            buffer = await JS.fetchBytes(f"{self.base}/{spec['file']}", lambda n: None)
+            self.parameters = tensors.as_floats(buffer.to_memoryview())
+        start = entry["offset"] // 4
+        return self.parameters[start:start + tensors.size(entry["shape"])]
+
+    async def analysis(self):
+        """analysis.onnx's outputs (similarity, norms, rollout, logit lens) for the current image."""
+        if self.analysed is None:
+            spec = self.manifest.get("analysis")
+            if spec is None:
+                raise RuntimeError("this model folder has no analysis.onnx: export it again with python -m export")
+            if self.analysis_session is None:
+                buffer = await JS.fetchBytes(f"{self.base}/{spec['file']}", lambda n: None)
+                self.analysis_session = await JS.createSession(buffer)
+            feeds = {name: self.kept[name] for name in spec["inputs"]}
+            out = await self.analysis_session.run(js_object(feeds))
+            self.analysed = {name: js.Reflect.get(out, name) for name in spec["outputs"]}
+        return self.analysed
 
     def floats(self, name):
         """A kept tensor's values as a float32 memoryview."""

@@ -1,0 +1,157 @@
+"""`analysis.onnx`: the Interpretation View's heavy math, a fixed function of one forward pass.
+
+Token similarity, token norms, attention rollout and the logit lens need every hidden state or
+every attention map at once; the page would spend seconds on them in Python. This graph reads the
+tensors the page already holds (inputs named like the exposed tensors) and returns them in one
+run; per-selection slicing is left to web/py/interpret.py.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+from torch import nn
+
+from .families import Family
+from .onnx_parts import OPSET
+
+FUSIONS = ("mean", "max", "min")
+TINY = 1e-12  # a zero token gets cosine 0 with everything, not NaN
+
+
+def input_names(num_layers: int) -> list[str]:
+    """Hidden states in order (embeddings output, then each block's), then each block's attention."""
+    return (["embeddings.output"] + [f"layer.{i}.output" for i in range(num_layers)]
+            + [f"layer.{i}.attention.probs" for i in range(num_layers)])
+
+
+def output_shapes(manifest: dict) -> dict[str, list[int]]:
+    layers, tokens = manifest["num_layers"], manifest["tokens"]
+    states = layers + 1
+    return {
+        "analysis.similarity": [states, tokens, tokens],
+        "analysis.norms": [states, tokens],
+        **{f"analysis.rollout.{f}": [layers, tokens, tokens] for f in FUSIONS},
+        "analysis.lens": [states, tokens, len(manifest["labels"])],
+    }
+
+
+class _Graph:
+    """Collects nodes and initialisers; each op call returns the name of its output."""
+
+    def __init__(self):
+        self.nodes, self.initializers, self._count = [], [], 0
+
+    def const(self, value, dtype=np.float32) -> str:
+        name = f"c{len(self.initializers)}"
+        self.initializers.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
+        return name
+
+    def op(self, op_type: str, *inputs: str, out: str | None = None, **attrs) -> str:
+        self._count += 1
+        out = out or f"{op_type.lower()}{self._count}"
+        self.nodes.append(helper.make_node(op_type, list(inputs), [out], **attrs))
+        return out
+
+
+def _similarity_and_norms(g: _Graph, states: str) -> None:
+    norm = g.op("ReduceL2", states, axes=[2], keepdims=1)  # (states, tokens, 1)
+    g.op("Squeeze", norm, g.const([2], np.int64), out="analysis.norms")
+    unit = g.op("Div", states, g.op("Max", norm, g.const(TINY)))  # (states, tokens, dim)
+    g.op("MatMul", unit, g.op("Transpose", unit, perm=[0, 2, 1]), out="analysis.similarity")
+
+
+def _rollout(g: _Graph, probs: list[str]) -> None:
+    """Abnar & Zuidema's rollout for the three head fusions at once, as a batch of 3."""
+    stacked = g.op("Concat", *probs, axis=0)  # (layers, heads, tokens, tokens)
+    fused = g.op("Concat", *(g.op(f"Reduce{f.capitalize()}", stacked, axes=[1], keepdims=1) for f in FUSIONS),
+                 axis=1)  # (layers, 3, tokens, tokens)
+    square = g.op("Gather", g.op("Gather", stacked, g.const(0, np.int64), axis=0), g.const(0, np.int64), axis=0)
+    identity = g.op("EyeLike", square)  # (tokens, tokens), made at run time rather than stored
+    residual = g.op("Mul", g.op("Add", fused, identity), g.const(0.5))
+    rows = g.op("ReduceSum", residual, g.const([-1], np.int64), keepdims=1)  # (layers, 3, tokens, 1)
+    layer = g.op("Div", residual, rows)
+    chain = []  # rollout up to each layer, (1, 3, tokens, tokens) each
+    for i in range(len(probs)):
+        a = g.op("Slice", layer, g.const([i], np.int64), g.const([i + 1], np.int64), g.const([0], np.int64))
+        chain.append(g.op("MatMul", a, chain[-1]) if chain else a)
+    rollout = g.op("Concat", *chain, axis=0)  # (layers, 3, tokens, tokens)
+    for k, f in enumerate(FUSIONS):
+        g.op("Gather", rollout, g.const(k, np.int64), axis=1, out=f"analysis.rollout.{f}")
+
+
+def _linear(g: _Graph, x: str, layer: nn.Linear, columns=slice(None)) -> str:
+    """x @ W[:, columns]^T, without the bias."""
+    weight = layer.weight.detach().float().numpy()[:, columns]
+    return g.op("MatMul", x, g.const(weight.T.copy()))
+
+
+def _lens(g: _Graph, states: str, model: nn.Module, family: Family, special: int, dim: int) -> None:
+    """The head applied to every token as if it stood in CLS's place; the other head inputs stay."""
+    final = family.base_model(model).layernorm
+    normed = g.op("LayerNormalization", states, g.const(final.weight.detach().float().numpy()),
+                  g.const(final.bias.detach().float().numpy()), axis=-1, epsilon=float(final.eps))
+    if family.name == "dinov2":  # classifier(concat(CLS, mean of patch tokens))
+        head = model.classifier
+        patches = g.op("Slice", normed, g.const([special], np.int64), g.const([np.iinfo(np.int64).max], np.int64),
+                       g.const([1], np.int64))  # (states, patches, dim)
+        patch_mean = g.op("ReduceMean", patches, axes=[1], keepdims=1)  # (states, 1, dim)
+        logits = g.op("Add", _linear(g, normed, head, slice(0, dim)), _linear(g, patch_mean, head, slice(dim, None)))
+        logits = g.op("Add", logits, g.const(head.bias.detach().float().numpy()))
+    elif hasattr(model, "distillation_classifier"):  # (cls_classifier(CLS) + distillation_classifier(DIST)) / 2
+        dist = g.op("Slice", normed, g.const([1], np.int64), g.const([2], np.int64), g.const([1], np.int64))
+        bias = (model.cls_classifier.bias + model.distillation_classifier.bias).detach().float().numpy()
+        logits = g.op("Add", _linear(g, normed, model.cls_classifier),
+                      g.op("Add", _linear(g, dist, model.distillation_classifier), g.const(bias)))
+        logits = g.op("Mul", logits, g.const(0.5))
+    else:  # classifier(CLS)
+        logits = g.op("Add", _linear(g, normed, model.classifier),
+                      g.const(model.classifier.bias.detach().float().numpy()))
+    g.op("Softmax", logits, axis=-1, out="analysis.lens")  # (states, tokens, classes)
+
+
+def build(manifest: dict, model: nn.Module, family: Family) -> onnx.ModelProto:
+    """The analysis graph for an exported model; sizes from its manifest, weights from `model`."""
+    layers, tokens, dim = manifest["num_layers"], manifest["tokens"], manifest["hidden_size"]
+    heads, special = manifest["num_heads"], len(manifest["special_tokens"])
+    names = input_names(layers)
+    hidden, probs = names[:layers + 1], names[layers + 1:]
+    g = _Graph()
+    states = g.op("Concat", *hidden, axis=0)  # (layers + 1, tokens, dim)
+    _similarity_and_norms(g, states)
+    _rollout(g, probs)
+    _lens(g, states, model, family, special, dim)
+    inputs = ([helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, tokens, dim]) for n in hidden]
+              + [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, heads, tokens, tokens]) for n in probs])
+    outputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape)
+               for n, shape in output_shapes(manifest).items()]
+    graph = helper.make_graph(g.nodes, "vitlens_analysis", inputs, outputs, g.initializers)
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                              producer_name="vit-lens")
+    proto.ir_version = 9  # what onnxruntime(-web) of this project reads; opset 17 needs 8
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
+
+
+def manifest_entry(path: Path, manifest: dict) -> dict:
+    return {"file": path.name, "bytes": path.stat().st_size, "inputs": input_names(manifest["num_layers"]),
+            "outputs": output_shapes(manifest)}
+
+
+def run(path: Path, values: dict[str, np.ndarray], threads: int = 0) -> dict[str, np.ndarray]:
+    """Feed the graph from exposed tensors (e.g. `fidelity.run_parts` output), as the page does."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    feeds = {i.name: values[i.name] for i in session.get_inputs()}
+    return dict(zip(names, session.run(names, feeds)))
+
+
+def lens_error(outputs: dict[str, np.ndarray], logits: np.ndarray) -> float:
+    """Largest difference between the lens at the last state for CLS and the model's probabilities."""
+    e = np.exp(logits[0].astype(np.float64) - logits[0].max())
+    return float(np.abs(outputs["analysis.lens"][-1, 0] - e / e.sum()).max())

@@ -1,0 +1,103 @@
+// Interpretation view (EL-VIT V-D and beyond): a per-patch map over the model's input image, and
+// the same map for every block as small multiples. Python (web/py/interpret_view.py) hands over
+// the values; colours are viridis between the map's own minimum and maximum, or, for the logit
+// lens, one colour per class with the class probability as opacity.
+const d3 = window.d3;
+export const CLASS_COLOURS = d3.schemeTableau10;
+
+function colourOf(map, i) {
+  if (map.classes) {
+    const c = d3.rgb(CLASS_COLOURS[map.classes[i] % CLASS_COLOURS.length]);
+    return [c.r, c.g, c.b, map.values[i]];
+  }
+  const [low, high] = map.domain;
+  const t = high > low ? (map.values[i] - low) / (high - low) : 0.5;
+  const c = d3.rgb(d3.interpolateViridis(Math.max(0, Math.min(1, t))));
+  return [c.r, c.g, c.b, 1];
+}
+
+// The input image with the map over it; `selected` (a patch index, or -1) is outlined.
+function paintOverlay(canvas, image, map, grid, opacity, selected) {
+  const [rows, cols] = grid;
+  const context = canvas.getContext("2d");
+  context.globalAlpha = 1;
+  context.imageSmoothingEnabled = true;
+  context.drawImage(image, 0, 0, canvas.width, canvas.height);
+  const w = canvas.width / cols;
+  const h = canvas.height / rows;
+  for (let i = 0; i < rows * cols; i++) {
+    const [r, g, b, a] = colourOf(map, i);
+    context.fillStyle = `rgba(${r},${g},${b},${opacity * a})`;
+    context.fillRect((i % cols) * w, Math.floor(i / cols) * h, w, h);
+  }
+  if (selected >= 0) {
+    context.strokeStyle = "#ff3b30";
+    context.lineWidth = Math.max(2, w / 8);
+    context.strokeRect((selected % cols) * w + 1, Math.floor(selected / cols) * h + 1, w - 2, h - 2);
+  }
+}
+
+// An ImageBitmap-like source of the model's own input (RGBA bytes), drawn under every map.
+export function imageSource(rgba, width, height) {
+  const canvas = new OffscreenCanvas(width, height);
+  canvas.getContext("2d").putImageData(new ImageData(new Uint8ClampedArray(rgba), width, height), 0, 0);
+  return canvas;
+}
+
+// The main map. `onHover(patch)` and `onPick(patch)` report a patch index (or -1) to Python.
+export function drawMain(canvas, image, map, grid, opacity, selected, onHover, onPick) {
+  grid = Array.from(grid);
+  paintOverlay(canvas, image, map, grid, opacity, selected);
+  const [rows, cols] = grid;
+  const patchAt = (event) => {
+    const box = canvas.getBoundingClientRect();
+    const c = Math.floor((event.clientX - box.left) / box.width * cols);
+    const r = Math.floor((event.clientY - box.top) / box.height * rows);
+    return r >= 0 && r < rows && c >= 0 && c < cols ? r * cols + c : -1;
+  };
+  canvas.onmousemove = (event) => onHover(patchAt(event));
+  canvas.onmouseleave = () => onHover(-1);
+  canvas.onclick = (event) => { const p = patchAt(event); if (p >= 0) onPick(p); };
+  canvas.dataset.values = JSON.stringify(Array.from(map.values));
+  if (map.classes) canvas.dataset.classes = JSON.stringify(Array.from(map.classes));
+  else delete canvas.dataset.classes;
+}
+
+// One small map per block; clicking one chooses that block.
+export function drawMultiples(container, image, maps, grid, opacity, current, onPick) {
+  grid = Array.from(grid);
+  const root = d3.select(container);
+  const figures = root.selectAll("figure").data(Array.from(maps)).join((enter) => {
+    const f = enter.append("figure");
+    f.append("canvas").attr("width", 112).attr("height", 112);
+    f.append("figcaption");
+    return f;
+  });
+  figures.attr("aria-current", (m) => String(m.block === current))
+    .attr("data-block", (m) => m.block)
+    .on("click", (event, m) => onPick(m.block));
+  figures.select("figcaption").text((m) => m.label);
+  figures.select("canvas").each(function (m) { paintOverlay(this, image, m, grid, opacity, -1); });
+}
+
+// A legend: viridis between two numbers, or one swatch per class.
+export function legend(container, low, high, classes) {
+  const root = d3.select(container);
+  root.selectAll("*").remove();
+  if (classes) {
+    Array.from(classes).forEach((label, i) => {
+      root.append("span").attr("class", "class-swatch").style("background", CLASS_COLOURS[i % CLASS_COLOURS.length]);
+      root.append("span").text(label);
+    });
+    root.append("span").attr("class", "caption").text("  (faint = low probability)");
+    return;
+  }
+  root.append("span").attr("class", "legend-end").text(low);
+  const bar = root.append("canvas").attr("class", "legend-bar").attr("width", 256).attr("height", 1).node();
+  const context = bar.getContext("2d");
+  for (let i = 0; i < 256; i++) {
+    context.fillStyle = d3.interpolateViridis(i / 255);
+    context.fillRect(i, 0, 1, 1);
+  }
+  root.append("span").attr("class", "legend-end").text(high);
+}

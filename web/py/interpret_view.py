@@ -1,0 +1,213 @@
+"""The Interpretation view in the browser: controls, the map over the image, every block at once.
+
+Browser-only. analysis.onnx computes what needs the whole forward pass once per image; the stdlib
+module `interpret` slices one selection out of it; web/js/interpret.js draws.
+"""
+import json
+
+import js
+from pyodide.ffi import create_proxy, to_js
+
+import interpret
+import operations
+import tensors
+
+JS = js.vitlensJS
+document = js.document
+
+MEANINGS = {
+    "similarity": ("Cosine similarity between the chosen token and every patch token at this block (the paper's "
+                   "Interpretation View): where the model's representation of the token resembles the patches'."),
+    "attention": ("The chosen token's attention weights (softmax of its scores) over the patches in this block, "
+                  "for one head or the heads fused: where it reads from in this block alone."),
+    "rollout": ("Attention rollout (Abnar & Zuidema 2020): the attention of blocks 1..this one multiplied, each "
+                "with the residual connection added (A+I)/2 and rows renormalised; heads fused as chosen. An "
+                "estimate of which input patches flow into the chosen token."),
+    "lens": ("Logit lens: every patch token at this block put through the final LayerNorm and the head in CLS's "
+             "place; the colour is the class it would predict, the opacity its probability."),
+    "norms": ("The L2 norm of every patch token at this block: ViTs grow a few high-norm outlier tokens that "
+              "often sit on background patches."),
+}
+BY_LAYER = ("attention", "rollout")  # these exist per block (1..N), not for the embeddings
+
+
+def element(id_):
+    return document.getElementById(id_)
+
+
+def plain(value):
+    return js.JSON.parse(json.dumps(value))
+
+
+class InterpretationView:
+    def __init__(self, app):
+        self.app = app
+        self.block = None  # 0 = embeddings output, b = block b's output; None until a model is shown
+        self.image_for = None  # (classified counter, JS image source) of the model input drawn under maps
+        self.shown = None  # the main map's values and classes, for the hover readout
+        self.hover = create_proxy(self.on_hover)
+        self.pick_patch = create_proxy(self.on_pick_patch)
+        self.pick_block = create_proxy(self.on_pick_block)
+        app.proxies.extend([self.hover, self.pick_patch, self.pick_block])
+
+    @property
+    def manifest(self):
+        return self.app.runtime.manifest
+
+    def bind(self):
+        for id_ in ("interp-kind", "interp-head", "interp-fusion", "interp-block"):
+            self.app.on(element(id_), "change", self.on_change)
+        self.app.on(element("interp-opacity"), "input", self.on_change)
+        self.app.on(element("interp-token"), "change", self.on_token)
+
+    def reset(self):
+        """A new model: options for its blocks and heads."""
+        m = self.manifest
+        self.block = m["num_layers"]
+        element("interp-block").replaceChildren(*[
+            self.option(b, "embeddings" if b == 0 else f"block {b}") for b in range(m["num_layers"] + 1)])
+        element("interp-head").replaceChildren(
+            *[self.option(f, f"{f} of all heads") for f in interpret.FUSIONS],
+            *[self.option(h, f"head {h + 1}") for h in range(m["num_heads"])])
+        element("interp-token").max = str(m["tokens"] - 1)
+
+    @staticmethod
+    def option(value, text):
+        node = document.createElement("option")
+        node.value, node.textContent = str(value), text
+        return node
+
+    def source(self):
+        """The model's own input, as the image under every map (patches align exactly)."""
+        if self.image_for is None or self.image_for[0] != self.app.classified:
+            m = self.manifest
+            height, width = m["image_size"]
+            recipe = m["preprocessing"]
+            rgba = operations.image_bytes(self.app.runtime.floats("pixel_values"), height, width,
+                                          recipe["mean"], recipe["std"])
+            self.image_for = (self.app.classified, JS.interpret.imageSource(to_js(memoryview(rgba)), width, height))
+        return self.image_for[1]
+
+    def choice(self):
+        kind = element("interp-kind").value
+        head = element("interp-head").value
+        fusion = element("interp-fusion").value
+        return kind, (head if head in interpret.FUSIONS else int(head)), fusion
+
+    def map_for(self, out, kind, block, head, fusion, token):
+        """One block's map: {'values': per patch, 'classes': per patch class (lens only)}."""
+        m = self.manifest
+        tokens, special = m["tokens"], len(m["special_tokens"])
+        if kind == "similarity":
+            return {"values": interpret.similarity_map(out["similarity"], tokens, block, token, special)}
+        if kind == "norms":
+            return {"values": interpret.norm_map(out["norms"], tokens, block, special)}
+        if kind == "lens":
+            picks = interpret.lens_maps(out["lens"], tokens, len(m["labels"]), block, special)
+            return {"classes": [c for c, _ in picks], "values": [p for _, p in picks]}
+        if kind == "attention":
+            probs = tensors.as_floats(self.app.runtime.kept[f"layer.{block - 1}.attention.probs"].data.to_memoryview())
+            return {"values": interpret.attention_map(probs, m["num_heads"], tokens, head, token, special)}
+        return {"values": interpret.rollout_map(out[f"rollout.{fusion}"], tokens, block - 1, token, special)}
+
+    async def render(self):
+        app = self.app
+        if app.probabilities is None or app.state.view != "interpretation":
+            return
+        m = self.manifest
+        async with app.lock:
+            try:
+                analysed = await app.runtime.analysis()
+            except Exception as error:
+                element("interp-meaning").textContent = f"The Interpretation view cannot run: {error}"
+                return
+            out = {name.removeprefix("analysis."): tensors.as_floats(value.data.to_memoryview())
+                   for name, value in analysed.items()}
+            kind, head, fusion = self.choice()
+            token = app.state.token
+            first = 1 if kind in BY_LAYER else 0
+            self.block = max(first, self.block)
+            element("interp-block").value = str(self.block)
+            element("interp-head-label").hidden = kind != "attention"
+            element("interp-fusion-label").hidden = kind != "rollout"
+            element("interp-token").value = str(token)
+            for option in element("interp-block").options:
+                option.disabled = int(option.value) < first
+            image = self.source()
+            opacity = float(element("interp-opacity").value)
+            maps = []
+            for b in range(first, m["num_layers"] + 1):
+                one = self.map_for(out, kind, b, head, fusion, token)
+                one.update(block=b, label="embeddings" if b == 0 else f"block {b}",
+                           domain=[min(one["values"]), max(one["values"])])
+                maps.append(one)
+            main = maps[self.block - first]
+            special = len(m["special_tokens"])
+            selected = token - special if token >= special and kind not in ("norms", "lens") else -1
+            JS.interpret.drawMain(element("interp-canvas"), image, plain(main), to_js(m["grid"]), opacity,
+                                  selected, self.hover, self.pick_patch)
+            JS.interpret.drawMultiples(element("interp-multiples"), image, plain(maps), to_js(m["grid"]), opacity,
+                                       self.block, self.pick_block)
+            self.shown = main
+            if kind == "lens":
+                JS.interpret.legend(element("interp-legend"), "", "", to_js(m["labels"]))
+            else:
+                low, high = main["domain"]
+                JS.interpret.legend(element("interp-legend"), f"{low:.3g}", f"{high:.3g}", None)
+            where = "embeddings output" if self.block == 0 else f"block {self.block}"
+            scale = "" if kind == "lens" else " Each map is coloured between its own minimum and maximum."
+            element("interp-meaning").textContent = f"{MEANINGS[kind]} Now: {where}, {app.modals.token_label(token)}.{scale}"
+            self.render_side(out, kind, token)
+            canvas = element("interp-canvas")
+            canvas.dataset.kind, canvas.dataset.block, canvas.dataset.token = kind, str(self.block), str(token)
+
+    def render_side(self, out, kind, token):
+        """The chosen token's own logit lens at this block: what it would predict if it were CLS."""
+        m = self.manifest
+        probs = interpret.lens_probs(out["lens"], m["tokens"], len(m["labels"]), self.block, token)
+        top = tensors.top_k(probs, 3)
+        side = element("interp-side")
+        side.replaceChildren()
+        title = document.createElement("p")
+        title.textContent = f"{self.app.modals.token_label(token)} through the final LayerNorm and head at this block:"
+        listing = document.createElement("ol")
+        for index, p in top:
+            item = document.createElement("li")
+            item.textContent = f"{m['labels'][index]}: {p:.1%}"
+            listing.appendChild(item)
+        side.append(title, listing)
+
+    def on_hover(self, patch):
+        readout = element("interp-readout")
+        if patch < 0 or self.shown is None:
+            readout.textContent = "Hover a patch to read its value."
+            return
+        m = self.manifest
+        row, col = divmod(patch, m["grid"][1])
+        value = self.shown["values"][patch]
+        token = patch + len(m["special_tokens"])
+        if "classes" in self.shown:
+            text = f"{m['labels'][self.shown['classes'][patch]]}, probability {value:.4f}"
+        else:
+            text = f"value {value:.6g}"
+        readout.textContent = f"token {token}: patch at row {row}, column {col} · {text}"
+        readout.dataset.patch, readout.dataset.value = str(patch), repr(value)
+
+    def on_pick_patch(self, patch):
+        self.app.set_token(patch + len(self.manifest["special_tokens"]))
+
+    def on_pick_block(self, block):
+        self.block = int(block)
+        self.app.schedule(self.render())
+
+    async def on_change(self, event, target):
+        if target.id == "interp-block":
+            self.block = int(target.value)
+        await self.render()
+
+    async def on_token(self, event, target):
+        try:
+            token = int(target.value)
+        except ValueError:
+            token = -1
+        self.app.set_token(token, field=target)

@@ -1,0 +1,204 @@
+"""Operation views (EL-VIT V-C): gather one operation's real tensors and open its animated modal.
+
+Browser-only. The arithmetic is redone by the stdlib module `operations` from the model's inputs
+and learned parameters; the drawing is web/js/operations.js. Every modal also receives the
+model's own result, so the page shows both and the tests compare them.
+"""
+import asyncio
+import json
+
+import js
+from pyodide.ffi import create_proxy, to_js
+
+import detail
+import operations
+import tensors
+
+JS = js.vitlensJS
+
+
+def plain(value):
+    """A JSON-able Python value as a plain JavaScript object (no proxies to free)."""
+    return js.JSON.parse(json.dumps(value))
+
+
+class Modals:
+    def __init__(self, app):
+        self.app = app
+        self.callbacks = []  # proxies of the open modal, freed when the next one opens
+
+    @property
+    def runtime(self):
+        return self.app.runtime
+
+    @property
+    def manifest(self):
+        return self.app.runtime.manifest
+
+    def callback(self, function):
+        proxy = create_proxy(function)
+        self.callbacks.append(proxy)
+        return proxy
+
+    def fresh(self):
+        for proxy in self.callbacks:
+            proxy.destroy()
+        self.callbacks = []
+
+    def token_label(self, token):
+        m = self.manifest
+        return detail.cell_label(detail.layout([1, m["tokens"], m["hidden_size"]], m), token, m["special_tokens"])
+
+    def fail(self, error):
+        self.app.notify([f"This operation view cannot open: {error}"], error=True)
+
+    # ---- 1. patch embedding ---------------------------------------------------------------
+
+    async def open_patch_embedding(self, event=None, target=None):
+        m = self.manifest
+        try:
+            kernel = await self.runtime.parameter("embeddings.patch.kernel")
+            bias = await self.runtime.parameter("embeddings.patch.bias")
+        except RuntimeError as error:
+            return self.fail(error)
+        height, width = m["image_size"]
+        pixels = self.runtime.floats("pixel_values")  # (3, height, width)
+        conv = self.runtime.floats("embeddings.patch_conv")  # (hidden, rows, cols)
+        cells = m["num_patches"]
+
+        def unit_data(unit):
+            steps = operations.patch_embedding(pixels, kernel, bias, unit, height, width, m["patch_size"])
+            size = 3 * m["patch_size"] ** 2
+            return {"unit": unit, "kernel": kernel[unit * size:(unit + 1) * size].tolist(), "bias": bias[unit],
+                    "sums": [s for s, _ in steps], "outputs": [y for _, y in steps],
+                    "model": conv[unit * cells:(unit + 1) * cells].tolist()}
+
+        recipe = m["preprocessing"]
+        rgba = operations.image_bytes(pixels, height, width, recipe["mean"], recipe["std"])
+        data = {"title": "Patch embedding: one kernel sliding over the patches",
+                "note": (f"The patch embedding is a convolution with {m['hidden_size']} kernels of "
+                         f"3×{m['patch_size']}×{m['patch_size']} and stride {m['patch_size']}: each hidden unit's "
+                         "kernel meets every patch once, and the weighted sum of that patch's pixels plus the bias "
+                         "is one value of the unit's output map. Kernel colours: red positive, blue negative. "
+                         "The sums are recomputed here from the model's input and weights."),
+                "size": [height, width], "patch": m["patch_size"], "grid": m["grid"], "units": m["hidden_size"],
+                **unit_data(0)}
+        self.fresh()
+        data_js = plain(data)
+        data_js.rgba = to_js(memoryview(rgba))
+        JS.operations.openPatchEmbedding(data_js, self.callback(lambda unit: plain(unit_data(int(unit)))))
+
+    # ---- 2. GELU ------------------------------------------------------------------------------
+
+    async def open_gelu(self, event=None, target=None):
+        """The chosen block's MLP activation for the chosen token, unit by unit, on the GELU graph."""
+        m = self.manifest
+        block = self.app.state.layer - 1
+        values = await self.runtime.block(block)
+        width, t = m["mlp_size"], self.app.state.token
+        inputs = tensors.as_floats(values[f"layer.{block}.mlp.pre_act"].data.to_memoryview())[t * width:(t + 1) * width]
+        outputs = tensors.as_floats(values[f"layer.{block}.mlp.post_act"].data.to_memoryview())[t * width:(t + 1) * width]
+        low, high = min(inputs), max(inputs)
+        data = {"title": f"GELU in block {block + 1}, {self.token_label(t)}",
+                "note": (f"The MLP's {width} hidden units of this token before (x) and after GELU, as the model "
+                         "computed them, placed on the graph of GELU(x) = x·Φ(x). Step with ◀ ▶|, the arrow keys, "
+                         "or play; Escape closes."),
+                "curve": tensors.curve(tensors.gelu, min(low, -3.0), max(high, 3.0)),
+                "points": [[x, y] for x, y in zip(inputs.tolist(), outputs.tolist())]}
+        self.fresh()
+        JS.operations.openGelu(plain(data))
+
+    # ---- 3. position embeddings ------------------------------------------------------------
+
+    def position_row(self, patch):
+        """Cosine similarity of one patch's position embedding to every patch's (CLS left out)."""
+        m = self.manifest
+        special, dim = len(m["special_tokens"]), m["hidden_size"]
+        flat = self.runtime.floats("embeddings.position")[special * dim:]
+        return to_js(tensors.cosine_row(flat, m["num_patches"], dim, patch))
+
+    async def open_positions(self, event=None, target=None):
+        m = self.manifest
+        first = max(0, self.app.state.token - len(m["special_tokens"]))
+        data = {"title": "Position embeddings: which patches look alike to the model?",
+                "note": ("Each patch's learned position embedding (embeddings.position, as added to this image's "
+                         f"{m['grid'][0]}×{m['grid'][1]} grid) compared with every other by cosine "
+                         "similarity. Neighbours, and patches in the same row or column, are most alike. Step "
+                         "through the patches with ◀ ▶|, the arrow keys or play; hover to read a value."),
+                "grid": m["grid"], "start": first}
+        self.fresh()
+        JS.operations.openPositions(plain(data), self.callback(self.position_row))
+
+    # ---- 4. attention ---------------------------------------------------------------------------
+
+    async def open_attention(self, event=None, target=None, head=0):
+        m = self.manifest
+        block = self.app.state.layer - 1
+        values = await self.runtime.block(block)
+        heads, tokens, d = m["num_heads"], m["tokens"], m["head_size"]
+        query = tensors.as_floats(values[f"layer.{block}.attention.query"].data.to_memoryview())
+        key = tensors.as_floats(values[f"layer.{block}.attention.key"].data.to_memoryview())
+        square = tokens * tokens
+        scores = values[f"layer.{block}.attention.scores"].data.subarray(head * square, (head + 1) * square)
+        probs = values[f"layer.{block}.attention.probs"].data.subarray(head * square, (head + 1) * square)
+
+        def row_of(i):
+            s, p = operations.attention_row(query, key, heads, tokens, d, head, int(i))
+            return plain({"scores": s, "probs": p})
+
+        data = {"title": f"Attention in block {block + 1}, head {head + 1}",
+                "note": (f"Each query token's {d}-number query is multiplied with every token's key and divided by "
+                         f"√{d}: one row of scores. The softmax turns the row into weights that sum to 1: how much "
+                         "of each token's value this token takes in. The rows and the softmax are recomputed here "
+                         "from the model's Q and K; the heatmap and hover values are the model's own. Type a "
+                         "query token to jump to its row."),
+                "head": head, "heads": heads, "tokens": tokens, "grid": m["grid"],
+                "special": len(m["special_tokens"]), "specialNames": m["special_tokens"],
+                "labels": [self.token_label(t) for t in range(tokens)], "start": self.app.state.token}
+        self.fresh()
+        data_js = plain(data)
+        data_js.scores, data_js.probs = scores, probs
+        reopen = self.callback(lambda h: asyncio.ensure_future(self.open_attention(head=int(h))))
+        JS.operations.openAttention(data_js, self.callback(row_of), reopen)
+
+    # ---- 5. LayerNorm ---------------------------------------------------------------------------
+
+    def norm_choices(self, block):
+        """(name, label, input tensor) of the LayerNorms around the chosen block, and the final one."""
+        before = "embeddings.output" if block == 0 else f"layer.{block - 1}.output"
+        last = self.manifest["num_layers"] - 1
+        return [(f"layer.{block}.norm_before", f"block {block + 1}, before attention", before),
+                (f"layer.{block}.norm_after", f"block {block + 1}, before the MLP", f"layer.{block}.residual"),
+                ("final_norm", "final, before the head", f"layer.{last}.output")]
+
+    async def tensor(self, name):
+        """A tensor of the current image, kept or from its block's full run."""
+        if name in self.runtime.kept:
+            return self.runtime.floats(name)
+        block = int(name.split(".")[1])
+        return tensors.as_floats((await self.runtime.block(block))[name].data.to_memoryview())
+
+    async def open_layer_norm(self, event=None, target=None, choice=None):
+        m = self.manifest
+        block, t, dim = self.app.state.layer - 1, self.app.state.token, m["hidden_size"]
+        choices = self.norm_choices(block)
+        name, label, source = next((c for c in choices if c[0] == choice), choices[0])
+        try:
+            gamma = await self.runtime.parameter(f"{name}.gamma")
+            beta = await self.runtime.parameter(f"{name}.beta")
+        except RuntimeError as error:
+            return self.fail(error)
+        x = (await self.tensor(source))[t * dim:(t + 1) * dim]
+        model = (await self.tensor(name))[t * dim:(t + 1) * dim]
+        result = operations.layer_norm(x, gamma, beta, m["layer_norm_eps"])
+        data = {"title": f"LayerNorm ({label}), {self.token_label(t)}",
+                "note": (f"LayerNorm centres and scales one token's {dim} features by their own mean μ and "
+                         "variance σ², then applies the learned per-feature scale γ and shift β. Input: "
+                         f"{source}. Every number is recomputed here from that input and the learned γ, β; the "
+                         f"hollow circles are the model's {name}."),
+                "choices": [[c[0], c[1]] for c in choices], "choice": name, "tensor": name,
+                "features": dim, "eps": m["layer_norm_eps"], "x": x.tolist(), "gamma": gamma.tolist(),
+                "beta": beta.tolist(), "model": model.tolist(), **result}
+        self.fresh()
+        reopen = self.callback(lambda c: asyncio.ensure_future(self.open_layer_norm(choice=str(c))))
+        JS.operations.openLayerNorm(plain(data), reopen)
