@@ -285,3 +285,18 @@ def test_detail_flow_annotates_every_step_of_a_level(exported):
     assert [s["tensor"] for s in block["steps"]][-1] == "layer.1.output"
     attention = detail.flow(manifest, "attention.0")
     assert [s["id"] for s in attention["steps"]][:4] == ["in", "query", "key", "value"]
+
+
+def test_encoder_level_puts_every_block_output_side_by_side():
+    manifest = {"num_layers": 3, "tokens": 17, "special_tokens": ["CLS"], "grid": [4, 4]}
+    outputs = RNG.standard_normal((3, 17, 8)).astype(np.float32)
+    flat = detail.encoder_channel([tensors.as_floats(o.tobytes()) for o in outputs], 17, 8, 5)
+    lay = detail.encoder_layout(manifest, 5)
+    assert (lay["maps"], lay["cells"]) == (3, 17) and detail.map_label(lay, 2) == "block 3 output, channel 5"
+    for block in range(3):
+        np.testing.assert_array_equal(detail.map_values(flat, lay, block), outputs[block, :, 5])
+    assert flat[detail.value_index(lay, 1, 9)] == outputs[1, 9, 5]
+    assert detail.cell_label(lay, 0, ["CLS"]) == "token 0 (CLS)"
+    state_, problems = state.validate(state.State(model="m", image="a", tensor="encoder.outputs"),
+                                      {"num_layers": 3, "num_heads": 2, "tokens": 17, "tensors": []}, ["a"])
+    assert state_.tensor == "encoder.outputs" and not problems

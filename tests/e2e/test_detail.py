@@ -100,4 +100,16 @@ def test_flow_strip_navigates_and_annotates(watched, site):
     assert "CLS" in page.inner_text("#detail-annotation")
     page.click("#detail-flow .flow-step[data-step='patch']")
     page.wait_for_function("document.getElementById('detail-canvas').dataset.tensor === 'embeddings.patch_conv'")
+
+    page.click("#detail-flow .flow-step[data-step='encoder']")  # every block's output side by side
+    page.wait_for_function("document.getElementById('detail-canvas').dataset.tensor === 'encoder.outputs'")
+    assert page.get_attribute("#detail-flow", "data-level") == "encoder"
+    page.click("#detail-next")
+    page.wait_for_function("document.getElementById('detail-page').textContent.startsWith('channel 1 ')")
+    reference = fidelity.run_parts(MODEL, MANIFEST["stages"], page_tensor(page, "pixel_values"))
+    for x, y in [(30, 40), (150, 60)]:
+        block, cell, value, text = hover_cell(page, x, y)
+        assert f"block {block + 1} output, channel 1" in text
+        expected = reference[f"layer.{block}.output"][0, cell, 1]
+        assert abs(value - expected) <= 1e-4 * float(np.ptp(reference[f"layer.{block}.output"]))
     watched.assert_clean()

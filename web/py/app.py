@@ -258,6 +258,7 @@ class App:
             self.notify([])
             self.classified += 1
             document.body.dataset.classified = str(self.classified)  # lets tests wait for this very result
+            js.performance.mark(f"vitlens:classified:{self.classified}")  # read by the benchmarks
             document.body.dataset.status = "ready"
             return True
 
@@ -302,8 +303,10 @@ class App:
         """The tensors that can be drawn as maps: the embeddings', the block's (1-based), the head's."""
         manifest = self.runtime.manifest
         block = f"layer.{layer - 1}."
+        encoder = {"name": detail.ENCODER, "shape": [1, manifest["num_layers"], manifest["tokens"]],
+                   "meaning": "every block's output side by side, one channel at a time (the pager steps the channel)"}
         return [t for t in manifest["tensors"] if len(t["shape"]) in (3, 4) and t["name"] != "pixel_values"
-                and (not t["name"].startswith("layer.") or t["name"].startswith(block))]
+                and (not t["name"].startswith("layer.") or t["name"].startswith(block))] + [encoder]
 
     async def render_detail(self):
         manifest = self.runtime.manifest
@@ -322,17 +325,27 @@ class App:
                                       value=t["name"]) for t in choices])
         select.value = tensor
         spec = next(t for t in choices if t["name"] == tensor)
-        if tensor in self.runtime.kept:
-            value = self.runtime.kept[tensor]
+        if tensor == detail.ENCODER:
+            tokens, dim = manifest["tokens"], manifest["hidden_size"]
+            self.detail_page = min(self.detail_page, dim - 1)
+            outputs = [self.runtime.floats(f"layer.{i}.output") for i in range(manifest["num_layers"])]
+            flat = detail.encoder_channel(outputs, tokens, dim, self.detail_page)
+            lay = detail.encoder_layout(manifest, self.detail_page)
+            pages, first, per_page = dim, 0, lay["maps"]
+            page_text = f"channel {self.detail_page} of 0–{dim - 1}"
         else:
-            value = (await self.runtime.block(self.state.layer - 1))[tensor]
-        flat = tensors.as_floats(value.data.to_memoryview())
-        lay = detail.layout(spec["shape"], manifest)
-        pages = max(1, -(-lay["maps"] // self.DETAIL_PAGE))
-        self.detail_page = min(self.detail_page, pages - 1)
-        first = self.detail_page * self.DETAIL_PAGE
+            if tensor in self.runtime.kept:
+                value = self.runtime.kept[tensor]
+            else:
+                value = (await self.runtime.block(self.state.layer - 1))[tensor]
+            flat = tensors.as_floats(value.data.to_memoryview())
+            lay = detail.layout(spec["shape"], manifest)
+            pages = max(1, -(-lay["maps"] // self.DETAIL_PAGE))
+            self.detail_page = min(self.detail_page, pages - 1)
+            first, per_page = self.detail_page * self.DETAIL_PAGE, self.DETAIL_PAGE
+            page_text = None
         mode = element("detail-mode").value
-        levels, ranges = detail.levels(flat, lay, first, self.DETAIL_PAGE, mode)
+        levels, ranges = detail.levels(flat, lay, first, per_page, mode)
         count = len(ranges)
         JS.detail.drawMaps(element("detail-canvas"), to_js(memoryview(levels)), count,
                            js.JSON.parse(json.dumps(lay)), self.detail_hover)
@@ -340,7 +353,7 @@ class App:
             JS.detail.legend(element("detail-legend"), "each map's minimum", "its maximum")
         else:
             JS.detail.legend(element("detail-legend"), f"{ranges[0][0]:.4g}", f"{ranges[0][1]:.4g}")
-        element("detail-page").textContent = f"maps {first + 1}–{first + count} of {lay['maps']}"
+        element("detail-page").textContent = page_text or f"maps {first + 1}–{first + count} of {lay['maps']}"
         element("detail-prev").disabled = self.detail_page == 0
         element("detail-next").disabled = self.detail_page >= pages - 1
         element("detail-meaning").textContent = f"{tensor}: {spec['meaning']}. Shape {' × '.join(map(str, spec['shape'][1:]))}."
@@ -356,6 +369,8 @@ class App:
     def level_of(tensor):
         """The data-flow level a tensor is drawn in: its attention, its block, or the whole model."""
         parts = tensor.split(".")
+        if tensor == detail.ENCODER:
+            return "encoder"
         if parts[0] != "layer":
             return "model"
         return f"attention.{parts[1]}" if parts[2] == "attention" and parts[3] != "output" else f"block.{parts[1]}"
@@ -370,6 +385,13 @@ class App:
 
     def on_flow_step(self, step):
         step = step.to_py()
+        if step["children"] == "encoder":  # the encoder level draws every block's output side by side
+            self.flow_level = "encoder"
+            self.state = url_state.replace_fields(self.state, tensor=detail.ENCODER)
+            self.detail_page = 0
+            self.write_url()
+            self.schedule(self.render_detail())
+            return
         if step["children"]:
             self.flow_level = step["children"]
             self.render_flow(element("detail-canvas").dataset.tensor)

@@ -11,6 +11,7 @@ import overview
 import tensors
 
 MODES = ("channel", "tensor", "robust")
+ENCODER = "encoder.outputs"  # not a tensor: every block's output side by side, one channel at a time
 
 
 def layout(shape, manifest):
@@ -33,11 +34,26 @@ def layout(shape, manifest):
     raise ValueError(f"a tensor of shape {shape} has no map layout")
 
 
+def encoder_layout(manifest, channel):
+    """Every block's output as one map each, for one channel (the encoder level of the data flow)."""
+    return {"kind": "blocks", "maps": manifest["num_layers"], "heads": 1, "per_head": 1, "cells": manifest["tokens"],
+            "special": len(manifest["special_tokens"]), "grid": list(manifest["grid"]), "channel": channel}
+
+
+def encoder_channel(outputs, tokens, dim, channel):
+    """Channel `channel` of each block's (tokens, dim) output, block after block: (blocks, tokens) flat."""
+    from array import array
+    flat = array("f")
+    for output in outputs:
+        flat.extend(tensors.channel(output, tokens, dim, channel))
+    return memoryview(flat)
+
+
 def value_index(lay, map_index, cell):
     """Flat index of map `map_index`, cell `cell` (a token, or a pixel of a plane)."""
     if not 0 <= map_index < lay["maps"] or not 0 <= cell < lay["cells"]:
         raise IndexError(f"map {map_index}, cell {cell} is outside {lay['maps']} maps of {lay['cells']} cells")
-    if lay["kind"] in ("planes", "matrix"):
+    if lay["kind"] in ("planes", "matrix", "blocks"):
         return map_index * lay["cells"] + cell
     head, channel = divmod(map_index, lay["per_head"])
     return (head * lay["cells"] + cell) * lay["per_head"] + channel
@@ -46,7 +62,7 @@ def value_index(lay, map_index, cell):
 def map_values(flat, lay, map_index):
     """The values of one map, in cell order."""
     start = value_index(lay, map_index, 0)
-    if lay["kind"] in ("planes", "matrix"):
+    if lay["kind"] in ("planes", "matrix", "blocks"):
         return flat[start:start + lay["cells"]].tolist()
     step = lay["per_head"]
     return flat[start:start + lay["cells"] * step:step].tolist()
@@ -77,6 +93,8 @@ def levels(flat, lay, first, count, mode):
 
 
 def map_label(lay, map_index):
+    if lay["kind"] == "blocks":
+        return f"block {map_index + 1} output, channel {lay['channel']}"
     if lay["kind"] == "matrix":
         return f"head {map_index + 1}"
     if lay["kind"] == "heads":

@@ -57,7 +57,7 @@ def validate(state, manifest, sample_ids):
         elif state.image:
             problems.append(f"there is no sample image {state.image!r}; showing the first one")
         changes["image"] = sample_ids[0]
-    if state.tensor and state.tensor not in {t["name"] for t in manifest["tensors"]}:
+    if state.tensor and state.tensor not in {t["name"] for t in manifest["tensors"]} | {"encoder.outputs"}:
         problems.append(f"this model has no tensor {state.tensor!r}")
         changes["tensor"] = ""
     for key, top, first in (("layer", manifest["num_layers"], 1), ("head", manifest["num_heads"], 1),
