@@ -68,6 +68,9 @@ class StaticHandler(BaseHTTPRequestHandler):
     timeout = 30  # a stalled client must not pin a thread forever
     # Reply to garbage with a real status line + headers, not a bare HTTP/0.9 body.
     default_request_version = "HTTP/1.0"
+    # HTTP/1.1: browsers revalidate a cached file (If-None-Match) only with a 1.1 server, and keep-alive
+    # spares a connection per file.
+    protocol_version = "HTTP/1.1"
 
     def end_headers(self) -> None:
         for name, value in SECURITY_HEADERS.items():
@@ -141,7 +144,7 @@ class StaticHandler(BaseHTTPRequestHandler):
             etag = f'"{stat.st_mtime_ns:x}-{size:x}"'
             if etag in {t.strip() for t in self.headers.get("If-None-Match", "").split(",")}:
                 self.send_response(HTTPStatus.NOT_MODIFIED)
-                self.send_header("ETag", etag)
+                self.send_header("ETag", etag)  # no Content-Length: a 304 has no body (RFC 9110, 8.6)
                 self.end_headers()
                 return
             self.send_response(HTTPStatus.OK)

@@ -96,22 +96,51 @@ function tensor(type, data, dims) {
   return new ort.Tensor(type, data, Array.from(dims));
 }
 
-async function preloadRuntime() {
-  const listing = await (await fetch(new URL("../vendor/files.json", import.meta.url))).json();
-  const total = listing.preload.reduce((sum, f) => sum + f.bytes, 0);
-  let loaded = 0;
-  await Promise.all(listing.preload.map((file) =>
-    fetchBytes(new URL(`../vendor/${file.path}`, import.meta.url), (n) => {
-      loaded += n;
-      progress(0.5 * loaded / total, `Downloading the runtime: ${megabytes(loaded)} of ${megabytes(total)}`);
-    })));
+// Bytes of the runtime and of the model, counted together by the loading bar.
+const bytes = { loaded: 0, total: 0 };
+function countBytes(n) {
+  bytes.loaded += n;
+  progress(0.5 * bytes.loaded / Math.max(1, bytes.total),
+           `Downloading the runtime and the model: ${megabytes(bytes.loaded)} of ${megabytes(bytes.total)}`);
 }
 
-window.vitlensJS = { progress, fetchBytes, decodeImage, createSession, tensor, draw, overview, detail, operations, interpret, renderKnowledgeGraph, errors,
-                     threads: configureOrt(), isolated: self.crossOriginIsolated, now: () => performance.now() };
+async function preloadRuntime() {
+  const listing = await (await fetch(new URL("../vendor/files.json", import.meta.url))).json();
+  bytes.total += listing.preload.reduce((sum, f) => sum + f.bytes, 0);
+  await Promise.all(listing.preload.map((file) => fetchBytes(new URL(`../vendor/${file.path}`, import.meta.url), countBytes)));
+}
+
+// The model the URL asks for (or the default) is downloaded and its sessions created while Python
+// starts; Python takes them over (takeModel). On any problem this resolves to null and Python's
+// own loading reports it.
+async function preloadModel() {
+  const requested = new URLSearchParams(location.hash.slice(1)).get("model");
+  const index = await (await fetch("model/index.json")).json();
+  const entry = index.models.find((m) => m.name === requested) || index.models.find((m) => m.name === index.default);
+  const base = "model/" + entry.manifest.split("/").slice(0, -1).join("/");
+  const manifest = await (await fetch(`model/${entry.manifest}`)).json();
+  bytes.total += manifest.stages.reduce((sum, s) => sum + s.bytes, 0);
+  const files = [manifest.preprocessing.graph, ...manifest.stages.map((s) => s.file)];
+  const sessions = await Promise.all(files.map(async (f) => createSession(await fetchBytes(`${base}/${f}`, countBytes))));
+  return { base, sessions: Object.fromEntries(files.map((f, i) => [f, sessions[i]])) };
+}
+const threads = configureOrt();
+const modelPreload = preloadModel().then((model) => { performance.mark("vitlens:model-preloaded"); return model; },
+                                        () => null);
+
+async function takeModel(base) {
+  const preloaded = await modelPreload;
+  if (!preloaded || preloaded.base !== base || preloaded.taken) return null;
+  preloaded.taken = true;
+  return preloaded.sessions;
+}
+
+window.vitlensJS = { progress, fetchBytes, decodeImage, createSession, takeModel, tensor, draw, overview, detail, operations, interpret, renderKnowledgeGraph, errors,
+                     threads, isolated: self.crossOriginIsolated, now: () => performance.now() };
 
 try {
   await preloadRuntime();
+  performance.mark("vitlens:runtime-downloaded");
   progress(0.5, "Starting Python (Pyodide)…");
   await import("../vendor/pyscript/core.js");
 } catch (error) {

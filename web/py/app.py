@@ -79,6 +79,7 @@ class App:
     # ---- start-up -------------------------------------------------------------------------
 
     async def start(self):
+        js.performance.mark("vitlens:python-started")  # the marks time the start-up for the benchmarks
         try:
             self.index = await fetch_json("model/index.json")
         except Exception as error:
@@ -118,7 +119,7 @@ class App:
         self.on(element("detail-prev"), "click", self.on_detail_prev)
         self.on(element("detail-next"), "click", self.on_detail_next)
         self.on(element("substitution-token"), "change", self.on_substitution)
-        self.on(element("detail-token"), "change", self.on_detail_token)
+        self.on(element("detail-token"), "change", self.on_detail_token, read=lambda e: e.target.value)
         for name, handler in (("open-patch", self.modals.open_patch_embedding),
                               ("open-positions", self.modals.open_positions),
                               ("open-layernorm", self.modals.open_layer_norm),
@@ -147,6 +148,7 @@ class App:
         def progress(fraction, text):
             js.vitlensJS.progress(0.5 + 0.5 * fraction, text)
         self.runtime = await ModelRuntime.load(base, manifest, progress)
+        js.performance.mark("vitlens:model-ready")
         sample_ids = [s["id"] for s in manifest["samples"]]
         fitted, more = url_state.validate(url_state.replace_fields(requested, model=name), manifest, sample_ids)
         self.render_model_info(manifest)
@@ -450,18 +452,18 @@ class App:
             f"The head's probabilities when {where} is put where CLS was, after the final LayerNorm.{mean_note}")
         element("substitution-list").dataset.token = str(token)
 
-    async def on_detail_token(self, event, target):
+    async def on_detail_token(self, typed, target):
         try:
-            token = int(target.value)
+            token = int(typed)
         except ValueError:
             token = -1
-        self.set_token(token, field=target)
+        self.set_token(token, field=target, typed=typed)
 
-    def set_token(self, token, field=None):
+    def set_token(self, token, field=None, typed=None):
         """The token both views follow; a bad index is explained and the previous one kept."""
         top = self.runtime.manifest["tokens"] - 1
         if not 0 <= token <= top:
-            typed = field.value if field is not None else token
+            typed = token if typed is None else typed
             self.notify([f"Token {typed!r} is not in 0..{top}; keeping token {self.state.token}."], error=True)
             if field is not None:
                 field.value = str(self.state.token)

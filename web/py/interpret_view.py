@@ -58,7 +58,8 @@ class InterpretationView:
         for id_ in ("interp-kind", "interp-head", "interp-fusion", "interp-block"):
             self.app.on(element(id_), "change", self.on_change)
         self.app.on(element("interp-opacity"), "input", self.on_change)
-        self.app.on(element("interp-token"), "change", self.on_token)
+        # The typed value is read during dispatch: a render running first rewrites the field.
+        self.app.on(element("interp-token"), "change", self.on_token, read=lambda e: e.target.value)
 
     def reset(self):
         """A new model: options for its blocks and heads."""
@@ -205,9 +206,9 @@ class InterpretationView:
             self.block = int(target.value)
         await self.render()
 
-    async def on_token(self, event, target):
+    async def on_token(self, typed, target):
         try:
-            token = int(target.value)
+            token = int(typed)
         except ValueError:
             token = -1
-        self.app.set_token(token, field=target)
+        self.app.set_token(token, field=target, typed=typed)

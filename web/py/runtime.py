@@ -32,9 +32,20 @@ class ModelRuntime:
 
     @classmethod
     async def load(cls, base, manifest, progress):
-        """Download every part (progress in bytes), then create the sessions (progress in parts)."""
+        """The sessions of every part: preloaded by boot.js, or downloaded and created here."""
         stages = manifest["stages"]
         files = [manifest["preprocessing"]["graph"]] + [s["file"] for s in stages]
+        preloaded = await JS.takeModel(base)  # boot.js starts the first model while Python starts
+        if preloaded:
+            sessions = {file: js.Reflect.get(preloaded, file) for file in files}
+        else:
+            sessions = await cls.create_sessions(base, stages, files, progress)
+        preprocess = sessions.pop(files[0])
+        return cls(base, manifest, {s["name"]: sessions[s["file"]] for s in stages}, preprocess)
+
+    @staticmethod
+    async def create_sessions(base, stages, files, progress):
+        """Download every part (progress in bytes), then create the sessions (progress in parts)."""
         total = sum(s["bytes"] for s in stages)
         loaded = [0]
 
@@ -46,8 +57,7 @@ class ModelRuntime:
         for i, (file, buffer) in enumerate(zip(files, buffers)):
             progress(0.8 + 0.2 * i / len(files), f"Initialising the model: part {i + 1} of {len(files)}")
             sessions[file] = await JS.createSession(buffer)
-        preprocess = sessions.pop(files[0])
-        return cls(base, manifest, {s["name"]: sessions[s["file"]] for s in stages}, preprocess)
+        return sessions
 
     async def pixel_values(self, image):
         """Decoded RGBA image -> the model's input, by preprocess.onnx and the manifest's recipe."""

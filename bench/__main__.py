@@ -1,0 +1,119 @@
+"""Benchmarks: python -m bench [--runs 15] [--out build/bench/results.json]
+
+Measures in one run on this machine, and writes a JSON file plus a table (issue #8):
+1. the forward pass with every exposed tensor: onnxruntime-web in headless Chromium versus native
+   onnxruntime in CPython, same ONNX parts, same thread count, median after warm-up, as a ratio;
+   for the default model and for a ViT-B/16-sized model (random weights, exported like any other);
+2. cold start: navigation to first contentful paint, to the prediction shown, and to all four views
+   ready, with an empty cache and with a warm one;
+3. interaction latency in the page: changing block or token in the Interpretation view and
+   hovering in Model detail, p50/p95 over 100 changes;
+4. bytes transferred before the first prediction;
+5. peak memory of the tab (JS heap, WebAssembly memory, the renderer process) after exploring
+   every block of the ViT-B/16-sized model.
+Benchmarks, not tests: nothing here passes or fails on a number.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from .site import ROOT, VIT_B16, build_site
+from .page import PageBench
+
+THREADS = 2
+
+
+def native_forward(folder: Path, runs: int, warmup: int = 2) -> dict:
+    """Native onnxruntime, the page's chain of parts with every output, `THREADS` threads."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = THREADS
+    options.inter_op_num_threads = 1
+    sessions = [(stage, ort.InferenceSession(str(folder / stage["file"]), options,
+                                             providers=["CPUExecutionProvider"])) for stage in manifest["stages"]]
+    height, width = manifest["image_size"]
+    pixel_values = np.random.default_rng(0).standard_normal((1, 3, height, width)).astype(np.float32)
+    times = []
+    for i in range(warmup + runs):
+        started = time.perf_counter()
+        value = pixel_values
+        for stage, session in sessions:
+            outputs = session.run(None, {stage["input"]: value})
+            value = outputs[[o.name for o in session.get_outputs()].index(stage["outputs"][-1])]
+        if i >= warmup:
+            times.append((time.perf_counter() - started) * 1000)
+    return {"median_ms": statistics.median(times), "runs": runs, "threads": THREADS}
+
+
+def percentile(values, q):
+    return float(np.percentile(values, q))
+
+
+def table(results: dict) -> str:
+    rows = ["| measure | value |", "|---|---|"]
+    for model, f in results["forward"].items():
+        rows.append(f"| forward pass, {model}: onnxruntime-web / native ({f['threads']} threads) | "
+                    f"{f['web_median_ms']:.0f} ms / {f['native_median_ms']:.0f} ms = **{f['ratio']:.2f}x** |")
+    for cache in ("cold", "warm"):
+        s = results["start"][cache]
+        rows.append(f"| {cache} start: first paint / prediction shown / all four views ready | "
+                    f"{s['first_paint_ms']:.0f} / **{s['prediction_ms']:.0f}** / {s['views_ready_ms']:.0f} ms |")
+    for name, lat in results["latency"].items():
+        rows.append(f"| latency, {name} (n={lat['n']}): p50 / p95 | {lat['p50_ms']:.1f} / **{lat['p95_ms']:.1f}** ms |")
+    b = results["bytes_before_prediction"]
+    rows.append(f"| bytes before the first prediction (cold / warm) | {b['cold'] / 1e6:.1f} MB / {b['warm'] / 1e6:.1f} MB |")
+    m = results["memory"]
+    rows.append(f"| peak memory, ViT-B/16-sized model, every block explored: renderer process peak RSS / "
+                f"JS heap / WebAssembly | **{m['renderer_peak_rss_mb']:.0f} MB** / {m['js_heap_mb']:.0f} MB / "
+                f"{m['wasm_mb']:.0f} MB |")
+    return "\n".join(rows)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--changes", type=int, default=100)
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench" / "results.json")
+    args = parser.parse_args(argv)
+    site = build_site()
+    results = {"machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine(),
+                           "cores": os.cpu_count(), "onnxruntime": ort.__version__},
+               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+
+    def save():  # after every measure, so an interrupted run keeps what it measured
+        args.out.write_text(json.dumps(results, indent=1))
+
+    with PageBench(site) as page:
+        results["browser"] = page.version
+        results["forward"] = {}
+        for name in (page.default_model, VIT_B16):
+            web = page.forward(name, args.runs)
+            native = native_forward(site / "model" / name, args.runs)
+            results["forward"][name] = {"web_median_ms": web["median_ms"], "native_median_ms": native["median_ms"],
+                                        "ratio": web["median_ms"] / native["median_ms"], "threads": web["threads"],
+                                        "runs": args.runs}
+            save()
+        results["start"], results["bytes_before_prediction"] = page.starts()
+        save()
+        results["latency"] = page.latency(args.changes)
+        save()
+        results["memory"] = page.memory(VIT_B16)
+        save()
+    print(table(results))
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

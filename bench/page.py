@@ -1,0 +1,224 @@
+"""The in-browser half of the benchmarks: Debian's headless Chromium driven by Playwright."""
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import threading
+from pathlib import Path
+
+from serve import make_server
+from tests.e2e.conftest import CHROMIUM, FLAGS, READY
+
+# Installed before any page script: records every WebAssembly memory the page creates (Pyodide's, onnxruntime-web's), so its size can be read.
+PROBES = """
+window.__bench = {memories: []};
+const keep = (memory) => { if (memory instanceof WebAssembly.Memory) window.__bench.memories.push(memory); };
+const NativeMemory = WebAssembly.Memory;
+WebAssembly.Memory = function (descriptor) { const m = new NativeMemory(descriptor); keep(m); return m; };
+WebAssembly.Memory.prototype = NativeMemory.prototype;
+const record = (result) => {
+  const instance = result instanceof WebAssembly.Instance ? result : result.instance;
+  if (instance) Object.values(instance.exports).forEach(keep);
+  return result;
+};
+const instantiate = WebAssembly.instantiate;
+WebAssembly.instantiate = (...args) => instantiate(...args).then(record);
+const streaming = WebAssembly.instantiateStreaming;
+WebAssembly.instantiateStreaming = (...args) => streaming(...args).then(record);
+"""
+
+FORWARD = """
+async ({base, stages, runs, warmup}) => {
+  const J = window.vitlensJS;
+  const sessions = [];
+  for (const s of stages) sessions.push(await J.createSession(await J.fetchBytes(`${base}/${s.file}`, () => {})));
+  const input = J.current.pixel_values;
+  const times = [];
+  for (let i = 0; i < warmup + runs; i++) {
+    const started = performance.now();
+    let value = input;
+    for (let k = 0; k < stages.length; k++) {
+      const out = await sessions[k].run({[stages[k].input]: value});  // every output of the part
+      value = out[stages[k].outputs[stages[k].outputs.length - 1]];
+    }
+    if (i >= warmup) times.push(performance.now() - started);
+  }
+  for (const s of sessions) await s.release();
+  return {times, threads: J.threads};
+}
+"""
+
+VIEWS = """
+async () => {
+  const ready = {overview: () => document.querySelector('#overview-diagram svg'),
+                 graph: () => document.querySelector('#knowledge-graph[data-ready=true]'),
+                 detail: () => document.querySelector('#detail-canvas[data-tensor]'),
+                 interpretation: () => document.querySelector('#interp-canvas[data-kind]')};
+  for (const [view, check] of Object.entries(ready)) {
+    document.querySelector(`[data-view-tab=${view}]`).click();
+    while (!check()) await new Promise((r) => setTimeout(r, 5));
+  }
+  const paint = performance.getEntriesByName('first-contentful-paint')[0];
+  const prediction = performance.getEntriesByName('vitlens:classified:1')[0];  // marked by the page
+  const marks = Object.fromEntries(performance.getEntriesByType('mark')
+    .filter((m) => !m.name.startsWith('vitlens:classified')).map((m) => [m.name.slice(8), m.startTime]));
+  return {first_paint_ms: paint ? paint.startTime : null, prediction_ms: prediction.startTime,
+          views_ready_ms: performance.now(), marks_ms: marks};
+}
+"""
+
+LATENCY = """
+async (n) => {
+  const canvas = document.getElementById('interp-canvas');
+  const drawn = (check) => new Promise((resolve) => {
+    if (check()) return resolve();
+    const observer = new MutationObserver(() => { if (check()) { observer.disconnect(); resolve(); } });
+    observer.observe(canvas, {attributes: true});
+  });
+  const change = async (field, value, attribute) => {
+    const started = performance.now();
+    field.value = value;
+    field.dispatchEvent(new Event('change'));
+    await drawn(() => canvas.dataset[attribute] === value);
+    return performance.now() - started;
+  };
+  const block = document.getElementById('interp-block');
+  const token = document.getElementById('interp-token');
+  const blocks = [], tokens = [];
+  const layers = block.options.length - 1;
+  for (let i = 0; i < n; i++) {
+    blocks.push(await change(block, String(1 + ((Number(block.value) + i) % layers)), 'block'));
+    tokens.push(await change(token, String(1 + ((Number(token.value) + 7) % 250)), 'token'));
+  }
+  return {blocks, tokens};
+}
+"""
+
+HOVER = """
+(n) => {
+  const canvas = document.getElementById('detail-canvas');
+  const box = canvas.getBoundingClientRect();
+  const times = [];
+  for (let i = 0; i < n; i++) {
+    const x = box.left + 3 + (i * 37) % Math.max(1, box.width - 6);
+    const y = box.top + 3 + (i * 53) % Math.max(1, Math.min(box.height, 600) - 6);
+    const started = performance.now();
+    canvas.dispatchEvent(new MouseEvent('mousemove', {clientX: x, clientY: y, bubbles: true}));
+    times.push(performance.now() - started);  // the handler (JS, then Python) runs synchronously
+  }
+  return times;
+}
+"""
+
+
+def summary(times: list[float]) -> dict:
+    ordered = sorted(times)
+    return {"n": len(ordered), "p50_ms": statistics.median(ordered),
+            "p95_ms": ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))], "max_ms": ordered[-1]}
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class PageBench:
+    def __init__(self, site: Path):
+        self.site = site
+        index = json.loads((site / "model" / "index.json").read_text())
+        self.default_model = index["default"]
+
+    def __enter__(self):
+        from playwright.sync_api import sync_playwright
+        self.server = make_server(self.site, port=0, quiet=True)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        self.playwright = sync_playwright().start()
+        self.browser = self.playwright.chromium.launch(executable_path=CHROMIUM,
+                                                       args=FLAGS + ["--enable-precise-memory-info"])
+        self.version = f"Chromium {self.browser.version}"
+        return self
+
+    def __exit__(self, *exc):
+        self.browser.close()
+        self.playwright.stop()
+        self.server.shutdown()
+
+    def open(self, fragment: str, context=None):
+        context = context or self.browser.new_context(viewport={"width": 1280, "height": 900})
+        context.add_init_script(PROBES)
+        page = context.new_page()
+        page.goto(self.url + fragment)
+        page.wait_for_function(READY, timeout=300_000)
+        return context, page
+
+    def forward(self, model: str, runs: int) -> dict:
+        manifest = json.loads((self.site / "model" / model / "manifest.json").read_text())
+        sample = manifest["samples"][0]["id"]
+        context, page = self.open(f"#model={model}&image={sample}")
+        result = page.evaluate(FORWARD, {"base": f"model/{model}", "stages": manifest["stages"],
+                                         "runs": runs, "warmup": 2})
+        context.close()
+        return {"median_ms": statistics.median(result["times"]), "threads": result["threads"]}
+
+    def starts(self) -> tuple[dict, dict]:
+        """Cold (a new profile: empty cache), then warm (the same profile, a new tab, its disk cache)."""
+        starts, sizes = {}, {}
+        with tempfile.TemporaryDirectory() as profile:
+            context = self.playwright.chromium.launch_persistent_context(
+                profile, executable_path=CHROMIUM, args=FLAGS, viewport={"width": 1280, "height": 900})
+            context.add_init_script(PROBES)
+            for cache in ("cold", "warm"):
+                page = context.new_page()
+                cdp = context.new_cdp_session(page)
+                cdp.send("Network.enable")
+                received = []
+                cdp.on("Network.loadingFinished", lambda event: received.append(event["encodedDataLength"]))
+                page.goto(self.url + "#image=chelsea")
+                page.wait_for_function("performance.getEntriesByName('vitlens:classified:1').length", timeout=300_000)
+                sizes[cache] = sum(received)
+                page.wait_for_function(READY, timeout=300_000)
+                starts[cache] = page.evaluate(VIEWS)
+                page.close()
+            context.close()
+        return starts, sizes
+
+    def latency(self, changes: int) -> dict:
+        context, page = self.open("#image=chelsea&view=interpretation")
+        page.wait_for_selector("#interp-canvas[data-kind]")
+        interp = page.evaluate(LATENCY, changes)
+        page.click("[data-view-tab=detail]")
+        page.wait_for_selector("#detail-canvas[data-tensor]")
+        hover = page.evaluate(HOVER, changes)
+        context.close()
+        return {"interpretation: change block": summary(interp["blocks"]),
+                "interpretation: change token": summary(interp["tokens"]),
+                "model detail: hover": summary(hover)}
+
+    def memory(self, model: str) -> dict:
+        """Peak memory after every block of `model` was drawn in Model detail and Interpretation."""
+        manifest = json.loads((self.site / "model" / model / "manifest.json").read_text())
+        context, page = self.open(f"#model={model}&image={manifest['samples'][0]['id']}&view=detail")
+        page.wait_for_selector("#detail-canvas[data-tensor]")
+        for block in range(1, manifest["num_layers"] + 1):
+            page.select_option("#detail-block", str(block))
+            page.wait_for_function(f"document.getElementById('detail-canvas').dataset.tensor === 'layer.{block - 1}.output'")
+        page.click("[data-view-tab=interpretation]")
+        page.wait_for_selector("#interp-canvas[data-kind]")
+        for kind in ("similarity", "attention", "rollout", "lens", "norms"):
+            page.select_option("#interp-kind", kind)
+            page.wait_for_function(f"document.getElementById('interp-canvas').dataset.kind === '{kind}'")
+        cdp = context.new_cdp_session(page)
+        cdp.send("Performance.enable")
+        metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+        wasm = page.evaluate("window.__bench.memories.reduce((sum, m) => sum + m.buffer.byteLength, 0)")
+        processes = self.browser.new_browser_cdp_session().send("SystemInfo.getProcessInfo")["processInfo"]
+        renderers = [p["id"] for p in processes if p["type"] == "renderer"]
+        result = {"renderer_peak_rss_mb": max(peak_rss_mb(pid) for pid in renderers),
+                  "js_heap_mb": metrics.get("JSHeapUsedSize", 0) / 2**20, "wasm_mb": wasm / 2**20,
+                  "model": model}
+        context.close()
+        return result
