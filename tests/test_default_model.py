@@ -50,3 +50,10 @@ def test_samples_match_the_manifest(manifest):
     index = json.loads((FOLDER.parent / "index.json").read_text())
     assert NAME in {m["name"] for m in index["models"]}
     assert np.isfinite(manifest["fidelity"]["max_relative_diff"])
+
+
+def test_the_fine_tuned_variant_needs_its_weights(tmp_path, monkeypatch):
+    from export import default_model
+    monkeypatch.setattr(default_model, "WEIGHTS_FILE", tmp_path / "missing.safetensors")
+    with pytest.raises(RuntimeError, match="run python -m export.finetune"):
+        default_model.build_checkpoint(tmp_path / "checkpoint", finetuned=True)

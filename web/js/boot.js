@@ -80,7 +80,10 @@ async function decodeImage(blob, maxSide) {
 function configureOrt() {
   ort.env.wasm.wasmPaths = new URL("../vendor/ort/", import.meta.url).href;
   const cores = navigator.hardwareConcurrency || 1;
-  ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, cores) : 1;
+  // Threads need SharedArrayBuffer: a cross-origin isolated page in an engine that ships it (WebKitGTK
+  // keeps it behind JSC_useSharedArrayBuffer=1 even then); otherwise one thread, and the page says so.
+  const shared = self.crossOriginIsolated && typeof SharedArrayBuffer === "function";
+  ort.env.wasm.numThreads = shared ? Math.min(4, cores) : 1;
   ort.env.logLevel = "error";
   return ort.env.wasm.numThreads;
 }

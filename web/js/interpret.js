@@ -5,32 +5,42 @@
 const d3 = window.d3;
 export const CLASS_COLOURS = d3.schemeTableau10;
 
+const VIRIDIS = Array.from({ length: 256 }, (_, i) => d3.rgb(d3.interpolateViridis(i / 255)));
+const CLASSES = CLASS_COLOURS.map((c) => d3.rgb(c));
+
 function colourOf(map, i) {
   if (map.classes) {
-    const c = d3.rgb(CLASS_COLOURS[map.classes[i] % CLASS_COLOURS.length]);
+    const c = CLASSES[map.classes[i] % CLASSES.length];
     return [c.r, c.g, c.b, map.values[i]];
   }
   const [low, high] = map.domain;
   const t = high > low ? (map.values[i] - low) / (high - low) : 0.5;
-  const c = d3.rgb(d3.interpolateViridis(Math.max(0, Math.min(1, t))));
+  const c = VIRIDIS[Math.round(255 * Math.max(0, Math.min(1, t)))];
   return [c.r, c.g, c.b, 1];
 }
 
-// The input image with the map over it; `selected` (a patch index, or -1) is outlined.
+// The input image with the map over it; `selected` (a patch index, or -1) is outlined. The map is
+// painted at one pixel per patch, then scaled up without smoothing: two drawImage calls per canvas.
 function paintOverlay(canvas, image, map, grid, opacity, selected) {
   const [rows, cols] = grid;
+  const cells = new OffscreenCanvas(cols, rows);
+  const pixels = new ImageData(cols, rows);
+  for (let i = 0; i < rows * cols; i++) {
+    const [r, g, b, a] = colourOf(map, i);
+    pixels.data.set([r, g, b, Math.round(255 * a)], 4 * i);
+  }
+  cells.getContext("2d").putImageData(pixels, 0, 0);
   const context = canvas.getContext("2d");
   context.globalAlpha = 1;
   context.imageSmoothingEnabled = true;
   context.drawImage(image, 0, 0, canvas.width, canvas.height);
-  const w = canvas.width / cols;
-  const h = canvas.height / rows;
-  for (let i = 0; i < rows * cols; i++) {
-    const [r, g, b, a] = colourOf(map, i);
-    context.fillStyle = `rgba(${r},${g},${b},${opacity * a})`;
-    context.fillRect((i % cols) * w, Math.floor(i / cols) * h, w, h);
-  }
+  context.globalAlpha = opacity;
+  context.imageSmoothingEnabled = false;
+  context.drawImage(cells, 0, 0, canvas.width, canvas.height);
+  context.globalAlpha = 1;
   if (selected >= 0) {
+    const w = canvas.width / cols;
+    const h = canvas.height / rows;
     context.strokeStyle = "#ff3b30";
     context.lineWidth = Math.max(2, w / 8);
     context.strokeRect((selected % cols) * w + 1, Math.floor(selected / cols) * h + 1, w - 2, h - 2);
@@ -73,11 +83,15 @@ export function drawMultiples(container, image, maps, grid, opacity, current, on
     f.append("figcaption");
     return f;
   });
-  figures.attr("aria-current", (m) => String(m.block === current))
-    .attr("data-block", (m) => m.block)
-    .on("click", (event, m) => onPick(m.block));
+  figures.attr("data-block", (m) => m.block).on("click", (event, m) => onPick(m.block));
   figures.select("figcaption").text((m) => m.label);
   figures.select("canvas").each(function (m) { paintOverlay(this, image, m, grid, opacity, -1); });
+  markMultiple(container, current);
+}
+
+// Only the chosen block changed: the small multiples stay, the mark moves.
+export function markMultiple(container, current) {
+  d3.select(container).selectAll("figure").attr("aria-current", (m) => String(m.block === current));
 }
 
 // A legend: viridis between two numbers, or one swatch per class.

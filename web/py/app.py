@@ -65,13 +65,16 @@ class App:
     def on(self, node, event, handler, prevent_default=False, read=None):
         """Listen for an event; the handler gets the event (or what `read` took from it) and the node.
 
-        Handlers run as tasks, after the browser's dispatch has ended: what must happen during
-        dispatch (preventDefault, reading a drop's files) happens here.
+        A plain function runs during the dispatch. A coroutine function runs as a task, a
+        setTimeout later (4-30 ms in a busy tab): what must happen during dispatch
+        (preventDefault, reading a drop's files or a field's value) happens here.
         """
         def listener(e):
             if prevent_default:
                 e.preventDefault()
-            asyncio.ensure_future(handler(read(e) if read else e, node))
+            result = handler(read(e) if read else e, node)
+            if asyncio.iscoroutine(result):
+                self.schedule(result)
         proxy = create_proxy(listener)
         self.proxies.append(proxy)
         node.addEventListener(event, proxy)
@@ -272,10 +275,14 @@ class App:
         JS.draw.prediction("#prediction-list", js.JSON.parse(json.dumps(rows)))
         element("prediction-top").textContent = labels[top]
         threads = JS.threads
+        why = ""
+        if threads == 1:
+            why = (" (the server sends no COOP/COEP headers, so the page cannot share memory between threads)"
+                   if not JS.isolated else " (this browser offers the page no SharedArrayBuffer)")
         element("prediction-time").textContent = (
             f"Forward pass {elapsed_ms:.0f} ms in this browser: preprocessing and "
             f"{len(self.runtime.manifest['stages'])} ONNX parts, WebAssembly, "
-            f"{threads} thread{'s' if threads != 1 else ''}")
+            f"{threads} thread{'s' if threads != 1 else ''}{why}")
 
     # ---- the Knowledge Background Graph ----------------------------------------------------
 
@@ -460,21 +467,21 @@ class App:
         self.set_token(token, field=target, typed=typed)
 
     def set_token(self, token, field=None, typed=None):
-        """The token both views follow; a bad index is explained and the previous one kept."""
+        """The token both views follow; a bad index is explained and the previous one kept (False)."""
         top = self.runtime.manifest["tokens"] - 1
         if not 0 <= token <= top:
             typed = token if typed is None else typed
             self.notify([f"Token {typed!r} is not in 0..{top}; keeping token {self.state.token}."], error=True)
             if field is not None:
                 field.value = str(self.state.token)
-            return
+            return False
         self.state = url_state.replace_fields(self.state, token=token)
         self.notify([])
         self.write_url()
-        if self.state.view == "interpretation":
-            self.schedule(self.interpretation.render())
+        return True
 
-    def schedule(self, coroutine):
+    @staticmethod
+    def schedule(coroutine):
         asyncio.ensure_future(coroutine)
 
     async def on_substitution(self, event, target):

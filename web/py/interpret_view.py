@@ -3,7 +3,7 @@
 Browser-only. analysis.onnx computes what needs the whole forward pass once per image; the stdlib
 module `interpret` slices one selection out of it; web/js/interpret.js draws.
 """
-import json
+from array import array
 
 import js
 from pyodide.ffi import create_proxy, to_js
@@ -35,8 +35,18 @@ def element(id_):
     return document.getElementById(id_)
 
 
-def plain(value):
-    return js.JSON.parse(json.dumps(value))
+def js_map(one):
+    """A map for web/js/interpret.js, its numbers as typed arrays (JSON is slow for thousands of floats)."""
+    out = js.Object.new()
+    for key, value in one.items():
+        if key == "values":
+            value = to_js(memoryview(array("f", value)))
+        elif key == "classes":
+            value = to_js(memoryview(array("B", value)))
+        elif isinstance(value, list):
+            value = to_js(value)
+        setattr(out, key, value)
+    return out
 
 
 class InterpretationView:
@@ -45,6 +55,7 @@ class InterpretationView:
         self.block = None  # 0 = embeddings output, b = block b's output; None until a model is shown
         self.image_for = None  # (classified counter, JS image source) of the model input drawn under maps
         self.shown = None  # the main map's values and classes, for the hover readout
+        self.drawn = None  # (what was chosen, every block's map) as the small multiples show them
         self.hover = create_proxy(self.on_hover)
         self.pick_patch = create_proxy(self.on_pick_patch)
         self.pick_block = create_proxy(self.on_pick_block)
@@ -112,55 +123,73 @@ class InterpretationView:
         return {"values": interpret.rollout_map(out[f"rollout.{fusion}"], tokens, block - 1, token, special)}
 
     async def render(self):
+        """Run analysis.onnx for a new image if need be, then draw."""
         app = self.app
         if app.probabilities is None or app.state.view != "interpretation":
             return
-        m = self.manifest
         async with app.lock:
             try:
-                analysed = await app.runtime.analysis()
+                await app.runtime.analysis()
             except Exception as error:
                 element("interp-meaning").textContent = f"The Interpretation view cannot run: {error}"
                 return
-            out = {name.removeprefix("analysis."): tensors.as_floats(value.data.to_memoryview())
-                   for name, value in analysed.items()}
-            kind, head, fusion = self.choice()
-            token = app.state.token
-            first = 1 if kind in BY_LAYER else 0
-            self.block = max(first, self.block)
-            element("interp-block").value = str(self.block)
-            element("interp-head-label").hidden = kind != "attention"
-            element("interp-fusion-label").hidden = kind != "rollout"
-            element("interp-token").value = str(token)
-            for option in element("interp-block").options:
-                option.disabled = int(option.value) < first
-            image = self.source()
-            opacity = float(element("interp-opacity").value)
+            self.draw()
+
+    def refresh(self):
+        """An interaction: draw at once when the analysis is at hand (no task, no timer hop)."""
+        if self.app.runtime.analysed is not None and not self.app.lock.locked():
+            if self.app.state.view == "interpretation":
+                self.draw()
+        else:
+            self.app.schedule(self.render())
+
+    def draw(self):
+        app = self.app
+        m = self.manifest
+        out = {name.removeprefix("analysis."): tensors.as_floats(value.data.to_memoryview())
+               for name, value in app.runtime.analysed.items()}
+        kind, head, fusion = self.choice()
+        token = app.state.token
+        first = 1 if kind in BY_LAYER else 0
+        self.block = max(first, self.block)
+        element("interp-block").value = str(self.block)
+        element("interp-head-label").hidden = kind != "attention"
+        element("interp-fusion-label").hidden = kind != "rollout"
+        element("interp-token").value = str(token)
+        for option in element("interp-block").options:
+            option.disabled = int(option.value) < first
+        image = self.source()
+        opacity = float(element("interp-opacity").value)
+        key = (app.classified, kind, head, fusion, token, opacity)
+        if self.drawn is None or self.drawn[0] != key:  # a new set of maps; else only the block changed
             maps = []
             for b in range(first, m["num_layers"] + 1):
                 one = self.map_for(out, kind, b, head, fusion, token)
                 one.update(block=b, label="embeddings" if b == 0 else f"block {b}",
                            domain=[min(one["values"]), max(one["values"])])
                 maps.append(one)
-            main = maps[self.block - first]
-            special = len(m["special_tokens"])
-            selected = token - special if token >= special and kind not in ("norms", "lens") else -1
-            JS.interpret.drawMain(element("interp-canvas"), image, plain(main), to_js(m["grid"]), opacity,
-                                  selected, self.hover, self.pick_patch)
-            JS.interpret.drawMultiples(element("interp-multiples"), image, plain(maps), to_js(m["grid"]), opacity,
-                                       self.block, self.pick_block)
-            self.shown = main
-            if kind == "lens":
-                JS.interpret.legend(element("interp-legend"), "", "", to_js(m["labels"]))
-            else:
-                low, high = main["domain"]
-                JS.interpret.legend(element("interp-legend"), f"{low:.3g}", f"{high:.3g}", None)
-            where = "embeddings output" if self.block == 0 else f"block {self.block}"
-            scale = "" if kind == "lens" else " Each map is coloured between its own minimum and maximum."
-            element("interp-meaning").textContent = f"{MEANINGS[kind]} Now: {where}, {app.modals.token_label(token)}.{scale}"
-            self.render_side(out, kind, token)
-            canvas = element("interp-canvas")
-            canvas.dataset.kind, canvas.dataset.block, canvas.dataset.token = kind, str(self.block), str(token)
+            JS.interpret.drawMultiples(element("interp-multiples"), image, to_js([js_map(one) for one in maps]),
+                                       to_js(m["grid"]), opacity, self.block, self.pick_block)
+            self.drawn = (key, maps)
+        else:
+            JS.interpret.markMultiple(element("interp-multiples"), self.block)
+        main = self.drawn[1][self.block - first]
+        special = len(m["special_tokens"])
+        selected = token - special if token >= special and kind not in ("norms", "lens") else -1
+        JS.interpret.drawMain(element("interp-canvas"), image, js_map(main), to_js(m["grid"]), opacity,
+                              selected, self.hover, self.pick_patch)
+        self.shown = main
+        if kind == "lens":
+            JS.interpret.legend(element("interp-legend"), "", "", to_js(m["labels"]))
+        else:
+            low, high = main["domain"]
+            JS.interpret.legend(element("interp-legend"), f"{low:.3g}", f"{high:.3g}", None)
+        where = "embeddings output" if self.block == 0 else f"block {self.block}"
+        scale = "" if kind == "lens" else " Each map is coloured between its own minimum and maximum."
+        element("interp-meaning").textContent = f"{MEANINGS[kind]} Now: {where}, {app.modals.token_label(token)}.{scale}"
+        self.render_side(out, kind, token)
+        canvas = element("interp-canvas")
+        canvas.dataset.kind, canvas.dataset.block, canvas.dataset.token = kind, str(self.block), str(token)
 
     def render_side(self, out, kind, token):
         """The chosen token's own logit lens at this block: what it would predict if it were CLS."""
@@ -195,20 +224,22 @@ class InterpretationView:
         readout.dataset.patch, readout.dataset.value = str(patch), repr(value)
 
     def on_pick_patch(self, patch):
-        self.app.set_token(patch + len(self.manifest["special_tokens"]))
+        if self.app.set_token(patch + len(self.manifest["special_tokens"])):
+            self.refresh()
 
     def on_pick_block(self, block):
         self.block = int(block)
-        self.app.schedule(self.render())
+        self.refresh()
 
-    async def on_change(self, event, target):
+    def on_change(self, event, target):
         if target.id == "interp-block":
             self.block = int(target.value)
-        await self.render()
+        self.refresh()
 
-    async def on_token(self, typed, target):
+    def on_token(self, typed, target):
         try:
             token = int(typed)
         except ValueError:
             token = -1
-        self.app.set_token(token, field=target, typed=typed)
+        if self.app.set_token(token, field=target, typed=typed):
+            self.refresh()
