@@ -83,6 +83,13 @@ def test_attention_rollout_lens_and_norms_equal_cpython(watched, site):
     page.wait_for_timeout(300)
     got = shown(page, "attention", 6, 40)
     np.testing.assert_allclose(got, ref["layer.5.attention.probs"][0, 2, 40, SPECIAL:], atol=1e-6)
+    assert page.locator("#interp-heads figure").count() == MANIFEST["num_heads"]
+    assert page.get_attribute("#interp-heads figure[data-block='2']", "aria-current") == "true"
+    page.click("#interp-heads figure[data-block='4']")  # every head of the block; click one to choose it
+    page.wait_for_function("document.getElementById('interp-head').value === '4'")
+    page.wait_for_timeout(300)
+    got = shown(page, "attention", 6, 40)
+    np.testing.assert_allclose(got, ref["layer.5.attention.probs"][0, 4, 40, SPECIAL:], atol=1e-6)
     choose(page, "#interp-head", "max")
     page.wait_for_timeout(300)
     got = shown(page, "attention", 6, 40)

@@ -59,7 +59,8 @@ class InterpretationView:
         self.hover = create_proxy(self.on_hover)
         self.pick_patch = create_proxy(self.on_pick_patch)
         self.pick_block = create_proxy(self.on_pick_block)
-        app.proxies.extend([self.hover, self.pick_patch, self.pick_block])
+        self.pick_head = create_proxy(self.on_pick_head)
+        app.proxies.extend([self.hover, self.pick_patch, self.pick_block, self.pick_head])
 
     @property
     def manifest(self):
@@ -188,8 +189,30 @@ class InterpretationView:
         scale = "" if kind == "lens" else " Each map is coloured between its own minimum and maximum."
         element("interp-meaning").textContent = f"{MEANINGS[kind]} Now: {where}, {app.modals.token_label(token)}.{scale}"
         self.render_side(out, kind, token)
+        self.render_heads(kind, token, image, opacity)
         canvas = element("interp-canvas")
         canvas.dataset.kind, canvas.dataset.block, canvas.dataset.token = kind, str(self.block), str(token)
+
+    def render_heads(self, kind, token, image, opacity):
+        """Raw attention: every head of the chosen block side by side; click one to choose it."""
+        section = element("interp-heads-section")
+        section.hidden = kind != "attention"
+        if section.hidden:
+            return
+        m = self.manifest
+        probs = tensors.as_floats(self.app.runtime.kept[f"layer.{self.block - 1}.attention.probs"].data.to_memoryview())
+        maps = []
+        for head in range(m["num_heads"]):
+            values = interpret.attention_map(probs, m["num_heads"], m["tokens"], head, token, len(m["special_tokens"]))
+            maps.append({"values": values, "block": head, "label": f"head {head + 1}",
+                         "domain": [min(values), max(values)]})
+        chosen = element("interp-head").value
+        JS.interpret.drawMultiples(element("interp-heads"), image, to_js([js_map(one) for one in maps]),
+                                   to_js(m["grid"]), opacity, int(chosen) if chosen.isdigit() else -1, self.pick_head)
+
+    def on_pick_head(self, head):
+        element("interp-head").value = str(head)
+        self.refresh()
 
     def render_side(self, out, kind, token):
         """The chosen token's own logit lens at this block: what it would predict if it were CLS."""
