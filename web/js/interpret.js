@@ -21,6 +21,22 @@ function colourOf(map, i) {
 
 // The input image with the map over it; `selected` (a patch index, or -1) is outlined. The map is
 // painted at one pixel per patch, then scaled up without smoothing: two drawImage calls per canvas.
+// The image under the maps, scaled once per size (smooth scaling is the costly part of a redraw).
+const scaled = new WeakMap();
+function background(image, width, height) {
+  let sizes = scaled.get(image);
+  if (!sizes) scaled.set(image, (sizes = new Map()));
+  const key = `${width}x${height}`;
+  if (!sizes.has(key)) {
+    const copy = new OffscreenCanvas(width, height);
+    const context = copy.getContext("2d");
+    context.imageSmoothingQuality = "high";
+    context.drawImage(image, 0, 0, width, height);
+    sizes.set(key, copy);
+  }
+  return sizes.get(key);
+}
+
 function paintOverlay(canvas, image, map, grid, opacity, selected) {
   const [rows, cols] = grid;
   const cells = new OffscreenCanvas(cols, rows);
@@ -32,8 +48,7 @@ function paintOverlay(canvas, image, map, grid, opacity, selected) {
   cells.getContext("2d").putImageData(pixels, 0, 0);
   const context = canvas.getContext("2d");
   context.globalAlpha = 1;
-  context.imageSmoothingEnabled = true;
-  context.drawImage(image, 0, 0, canvas.width, canvas.height);
+  context.drawImage(background(image, canvas.width, canvas.height), 0, 0);
   context.globalAlpha = opacity;
   context.imageSmoothingEnabled = false;
   context.drawImage(cells, 0, 0, canvas.width, canvas.height);
