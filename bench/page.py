@@ -147,8 +147,8 @@ class PageBench:
         self.playwright.stop()
         self.server.shutdown()
 
-    def open(self, fragment: str, context=None):
-        context = context or self.browser.new_context(viewport={"width": 1280, "height": 900})
+    def open(self, fragment: str):
+        context = self.browser.new_context(viewport={"width": 1280, "height": 900})
         context.add_init_script(PROBES)
         page = context.new_page()
         page.goto(self.url + fragment)

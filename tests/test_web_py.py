@@ -164,6 +164,7 @@ def test_detail_layouts_index_like_numpy():
     assert detail.cell_label(lay, 3 * 17 + 5, ["CLS"]) == "query token 3, key token 5"
     assert detail.cell_label(detail.layout((1, 17, 8), FIG6), 0, ["CLS"]) == "token 0 (CLS)"
     assert detail.cell_label(detail.layout((1, 17, 8), FIG6), 6, ["CLS"]) == "token 6: patch at row 1, column 1"
+    assert detail.token_label({**FIG6, "hidden_size": 8}, 6) == "token 6: patch at row 1, column 1"
     with pytest.raises(ValueError):
         detail.layout((1, 10), FIG6)
     with pytest.raises(IndexError):

@@ -15,7 +15,7 @@ from modals import Modals
 import overview
 import tensors
 import state as url_state
-from runtime import MAX_SIDE, ModelRuntime, js_object
+from runtime import MAX_SIDE, ModelRuntime, js_object, plain
 
 JS = js.vitlensJS
 document = js.document
@@ -272,7 +272,7 @@ class App:
         top = max(range(len(labels)), key=lambda i: self.probabilities[i])
         rows = [{"label": label, "p": p, "top": i == top, "index": i}
                 for i, (label, p) in enumerate(zip(labels, self.probabilities))]
-        JS.draw.prediction("#prediction-list", js.JSON.parse(json.dumps(rows)))
+        JS.draw.prediction("#prediction-list", plain(rows))
         element("prediction-top").textContent = labels[top]
         threads = JS.threads
         why = ""
@@ -296,7 +296,7 @@ class App:
         except Exception as error:
             status.textContent = f"This model folder has no knowledge graph: {error}"
             return
-        handle = JS.renderKnowledgeGraph(element("knowledge-graph"), js.JSON.parse(json.dumps(graph)))
+        handle = JS.renderKnowledgeGraph(element("knowledge-graph"), plain(graph))
         await handle.settled
         status.textContent = f"{graph['architecture']}, read from transformers {graph['transformers_version']}"
         element("knowledge-graph").dataset.ready = "true"
@@ -343,11 +343,7 @@ class App:
             pages, first, per_page = dim, 0, lay["maps"]
             page_text = f"channel {self.detail_page} of 0–{dim - 1}"
         else:
-            if tensor in self.runtime.kept:
-                value = self.runtime.kept[tensor]
-            else:
-                value = (await self.runtime.block(self.state.layer - 1))[tensor]
-            flat = tensors.as_floats(value.data.to_memoryview())
+            flat = await self.runtime.values(tensor)
             lay = detail.layout(spec["shape"], manifest)
             pages = max(1, -(-lay["maps"] // self.DETAIL_PAGE))
             self.detail_page = min(self.detail_page, pages - 1)
@@ -357,7 +353,7 @@ class App:
         levels, ranges = detail.levels(flat, lay, first, per_page, mode)
         count = len(ranges)
         JS.detail.drawMaps(element("detail-canvas"), to_js(memoryview(levels)), count,
-                           js.JSON.parse(json.dumps(lay)), self.detail_hover)
+                           plain(lay), self.detail_hover)
         if mode == "channel":
             JS.detail.legend(element("detail-legend"), "each map's minimum", "its maximum")
         else:
@@ -388,7 +384,7 @@ class App:
         level = self.flow_level or self.level_of(tensor)
         handlers = js.Object.new()
         handlers.onStep, handlers.onGoto = self.flow_step_proxy, self.flow_goto_proxy
-        JS.detail.drawFlow(element("detail-flow"), js.JSON.parse(json.dumps(detail.flow(self.runtime.manifest, level))),
+        JS.detail.drawFlow(element("detail-flow"), plain(detail.flow(self.runtime.manifest, level)),
                            tensor, element("detail-annotation"), handlers)
         element("detail-flow").dataset.level = level
 
@@ -450,9 +446,8 @@ class App:
         top = max(range(len(labels)), key=lambda i: probabilities[i])
         rows = [{"label": label, "p": p, "top": i == top, "index": i}
                 for i, (label, p) in enumerate(zip(labels, probabilities))]
-        JS.draw.prediction("#substitution-list", js.JSON.parse(json.dumps(rows)))
-        where = detail.cell_label(detail.layout([1, manifest["tokens"], manifest["hidden_size"]], manifest),
-                                  token, manifest["special_tokens"])
+        JS.draw.prediction("#substitution-list", plain(rows))
+        where = detail.token_label(manifest, token)
         mean_note = (" DINOv2's head reads CLS together with the mean of the patch tokens: the substitution "
                      "replaces only the CLS half, the patch mean stays." if manifest["family"] == "dinov2" else "")
         element("substitution-note").textContent = (
@@ -535,11 +530,11 @@ class App:
         options = {"image": element("image-canvas").toDataURL(),
                    "prediction": [{"label": labels[i], "p": self.probabilities[i]} for i in top3],
                    "focus": focus}
-        options_js = js.JSON.parse(json.dumps(options))
+        options_js = plain(options)
         for name, proxy in self.overview_callbacks.items():
             setattr(options_js, name, proxy)
-        JS.overview.renderOverview(element("overview-diagram"), js.JSON.parse(json.dumps(level)),
-                                   js.JSON.parse(json.dumps(trail)), options_js)
+        JS.overview.renderOverview(element("overview-diagram"), plain(level),
+                                   plain(trail), options_js)
 
     def overview_drill(self, level_id):
         self.overview_level = level_id

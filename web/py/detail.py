@@ -103,6 +103,12 @@ def map_label(lay, map_index):
     return f"channel {map_index}"
 
 
+def token_label(manifest, token):
+    """A token as the views name it: 'token 0 (CLS)', 'token 21: patch at row 1, column 4'."""
+    lay = layout([1, manifest["tokens"], manifest["hidden_size"]], manifest)
+    return cell_label(lay, token, manifest["special_tokens"])
+
+
 def cell_label(lay, cell, special_names):
     """What a cell is: a special token, or a patch at (row, column), or a pixel."""
     if lay["kind"] == "planes":

@@ -119,7 +119,7 @@ class InterpretationView:
             picks = interpret.lens_maps(out["lens"], tokens, len(m["labels"]), block, special)
             return {"classes": [c for c, _ in picks], "values": [p for _, p in picks]}
         if kind == "attention":
-            probs = tensors.as_floats(self.app.runtime.kept[f"layer.{block - 1}.attention.probs"].data.to_memoryview())
+            probs = self.app.runtime.floats(f"layer.{block - 1}.attention.probs")
             return {"values": interpret.attention_map(probs, m["num_heads"], tokens, head, token, special)}
         return {"values": interpret.rollout_map(out[f"rollout.{fusion}"], tokens, block - 1, token, special)}
 
@@ -188,7 +188,7 @@ class InterpretationView:
         where = "embeddings output" if self.block == 0 else f"block {self.block}"
         scale = "" if kind == "lens" else " Each map is coloured between its own minimum and maximum."
         element("interp-meaning").textContent = f"{MEANINGS[kind]} Now: {where}, {app.modals.token_label(token)}.{scale}"
-        self.render_side(out, kind, token)
+        self.render_side(out, token)
         self.render_heads(kind, token, image, opacity)
         canvas = element("interp-canvas")
         canvas.dataset.kind, canvas.dataset.block, canvas.dataset.token = kind, str(self.block), str(token)
@@ -200,7 +200,7 @@ class InterpretationView:
         if section.hidden:
             return
         m = self.manifest
-        probs = tensors.as_floats(self.app.runtime.kept[f"layer.{self.block - 1}.attention.probs"].data.to_memoryview())
+        probs = self.app.runtime.floats(f"layer.{self.block - 1}.attention.probs")
         maps = []
         for head in range(m["num_heads"]):
             values = interpret.attention_map(probs, m["num_heads"], m["tokens"], head, token, len(m["special_tokens"]))
@@ -214,7 +214,7 @@ class InterpretationView:
         element("interp-head").value = str(head)
         self.refresh()
 
-    def render_side(self, out, kind, token):
+    def render_side(self, out, token):
         """The chosen token's own logit lens at this block: what it would predict if it were CLS."""
         m = self.manifest
         probs = interpret.lens_probs(out["lens"], m["tokens"], len(m["labels"]), self.block, token)

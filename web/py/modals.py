@@ -5,7 +5,6 @@ and learned parameters; the drawing is web/js/operations.js. Every modal also re
 model's own result, so the page shows both and the tests compare them.
 """
 import asyncio
-import json
 
 import js
 from pyodide.ffi import create_proxy, to_js
@@ -13,13 +12,9 @@ from pyodide.ffi import create_proxy, to_js
 import detail
 import operations
 import tensors
+from runtime import plain
 
 JS = js.vitlensJS
-
-
-def plain(value):
-    """A JSON-able Python value as a plain JavaScript object (no proxies to free)."""
-    return js.JSON.parse(json.dumps(value))
 
 
 class Modals:
@@ -46,8 +41,7 @@ class Modals:
         self.callbacks = []
 
     def token_label(self, token):
-        m = self.manifest
-        return detail.cell_label(detail.layout([1, m["tokens"], m["hidden_size"]], m), token, m["special_tokens"])
+        return detail.token_label(self.manifest, token)
 
     def fail(self, error):
         self.app.notify([f"This operation view cannot open: {error}"], error=True)
@@ -94,10 +88,9 @@ class Modals:
         """The chosen block's MLP activation for the chosen token, unit by unit, on the GELU graph."""
         m = self.manifest
         block = self.app.state.layer - 1
-        values = await self.runtime.block(block)
         width, t = m["mlp_size"], self.app.state.token
-        inputs = tensors.as_floats(values[f"layer.{block}.mlp.pre_act"].data.to_memoryview())[t * width:(t + 1) * width]
-        outputs = tensors.as_floats(values[f"layer.{block}.mlp.post_act"].data.to_memoryview())[t * width:(t + 1) * width]
+        inputs = (await self.runtime.values(f"layer.{block}.mlp.pre_act"))[t * width:(t + 1) * width]
+        outputs = (await self.runtime.values(f"layer.{block}.mlp.post_act"))[t * width:(t + 1) * width]
         low, high = min(inputs), max(inputs)
         data = {"title": f"GELU in block {block + 1}, {self.token_label(t)}",
                 "note": (f"The MLP's {width} hidden units of this token before (x) and after GELU, as the model "
@@ -136,8 +129,8 @@ class Modals:
         block = self.app.state.layer - 1
         values = await self.runtime.block(block)
         heads, tokens, d = m["num_heads"], m["tokens"], m["head_size"]
-        query = tensors.as_floats(values[f"layer.{block}.attention.query"].data.to_memoryview())
-        key = tensors.as_floats(values[f"layer.{block}.attention.key"].data.to_memoryview())
+        query = await self.runtime.values(f"layer.{block}.attention.query")
+        key = await self.runtime.values(f"layer.{block}.attention.key")
         square = tokens * tokens
         scores = values[f"layer.{block}.attention.scores"].data.subarray(head * square, (head + 1) * square)
         probs = values[f"layer.{block}.attention.probs"].data.subarray(head * square, (head + 1) * square)
@@ -171,13 +164,6 @@ class Modals:
                 (f"layer.{block}.norm_after", f"block {block + 1}, before the MLP", f"layer.{block}.residual"),
                 ("final_norm", "final, before the head", f"layer.{last}.output")]
 
-    async def tensor(self, name):
-        """A tensor of the current image, kept or from its block's full run."""
-        if name in self.runtime.kept:
-            return self.runtime.floats(name)
-        block = int(name.split(".")[1])
-        return tensors.as_floats((await self.runtime.block(block))[name].data.to_memoryview())
-
     async def open_layer_norm(self, event=None, target=None, choice=None):
         m = self.manifest
         block, t, dim = self.app.state.layer - 1, self.app.state.token, m["hidden_size"]
@@ -188,8 +174,8 @@ class Modals:
             beta = await self.runtime.parameter(f"{name}.beta")
         except RuntimeError as error:
             return self.fail(error)
-        x = (await self.tensor(source))[t * dim:(t + 1) * dim]
-        model = (await self.tensor(name))[t * dim:(t + 1) * dim]
+        x = (await self.runtime.values(source))[t * dim:(t + 1) * dim]
+        model = (await self.runtime.values(name))[t * dim:(t + 1) * dim]
         result = operations.layer_norm(x, gamma, beta, m["layer_norm_eps"])
         data = {"title": f"LayerNorm ({label}), {self.token_label(t)}",
                 "note": (f"LayerNorm centres and scales one token's {dim} features by their own mean μ and "

@@ -3,6 +3,8 @@
 Outputs stay JavaScript tensors; Python reads the few numbers it needs (logits) and leaves big
 tensors in their typed arrays until a view asks for them.
 """
+import json
+
 import js
 from pyodide.ffi import to_js
 
@@ -15,6 +17,11 @@ MAX_SIDE = 4096  # larger photos are first reduced by the browser: canvas memory
 
 def js_object(mapping):
     return js.Object.fromEntries(to_js([[k, v] for k, v in mapping.items()]))
+
+
+def plain(value):
+    """A JSON-able Python value as a plain JavaScript object (no proxies to free)."""
+    return js.JSON.parse(json.dumps(value))
 
 
 class ModelRuntime:
@@ -124,6 +131,13 @@ class ModelRuntime:
             out = await self.analysis_session.run(js_object(feeds))
             self.analysed = {name: js.Reflect.get(out, name) for name in spec["outputs"]}
         return self.analysed
+
+    async def values(self, name):
+        """Any exposed tensor of the current image as float32: kept, or from its block's full run."""
+        if name in self.kept:
+            return self.floats(name)
+        block = int(name.split(".")[1])
+        return tensors.as_floats((await self.block(block))[name].data.to_memoryview())
 
     def floats(self, name):
         """A kept tensor's values as a float32 memoryview."""
