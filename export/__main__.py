@@ -21,6 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--title", help="human-readable title shown in the page's model picker")
     parser.add_argument("--out", type=Path, default=ROOT / "web" / "model", help="models folder (default web/model)")
     parser.add_argument("--default", action="store_true", help="make this the page's default model")
+    parser.add_argument("--weights", choices=("fp16", "fp32"), default="fp16",
+                        help="store the large weights as float16 (half the download; computing stays float32, "
+                             "the error is measured) or keep them float32")
     args = parser.parse_args(argv)
 
     warnings.filterwarnings("ignore", category=UserWarning)
@@ -29,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     from .pipeline import ExportError, export_model  # heavy imports after argument errors
 
     try:
-        folder = export_model(args.model, args.out, name=args.name, title=args.title, make_default=args.default)
+        folder = export_model(args.model, args.out, name=args.name, title=args.title, make_default=args.default,
+                              weights=args.weights)
     except ExportError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

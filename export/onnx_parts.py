@@ -9,16 +9,20 @@ from __future__ import annotations
 from collections import OrderedDict
 from pathlib import Path
 
+import numpy as np
 import onnx
 import onnx.utils
+from onnx import helper, numpy_helper
 from optimum.exporters.onnx.convert import export_pytorch
 from optimum.exporters.tasks import TasksManager
 from optimum.utils import DummyVisionInputGenerator
+import torch
 from tqdm import tqdm
 
 from .probe import ProbedModel
 
 OPSET = 17  # first opset with LayerNormalization as one op
+FP16_MIN_SIZE = 1024  # weights this large are stored as float16; small vectors (norms, biases) stay float32
 
 
 class _SizedVisionInputGenerator(DummyVisionInputGenerator):
@@ -84,3 +88,50 @@ def split(whole: Path, stages: list[dict], out_dir: Path) -> list[dict]:
         onnx.checker.check_model(model)
         parts.append({**stage, "file": file})
     return parts
+
+
+def store_fp16(path: Path) -> int:
+    """Store the part's large float32 initialisers as float16, each cast back to float32 in the graph.
+
+    Only values float16 represents exactly are converted (the exporter rounds the weights first,
+    see `round_weights_fp16`), so the part computes exactly what it computed before, in float32:
+    onnxruntime folds the casts when it creates the session. Returns the bytes saved.
+    """
+    model = onnx.load(str(path))
+    graph = model.graph
+    casts, kept = [], []
+    saved = 0
+    for initializer in graph.initializer:
+        values = numpy_helper.to_array(initializer)
+        if (initializer.data_type == onnx.TensorProto.FLOAT and values.size >= FP16_MIN_SIZE
+                and np.array_equal(values.astype(np.float16).astype(np.float32), values)):
+            half = numpy_helper.from_array(values.astype(np.float16), initializer.name + ".fp16")
+            kept.append(half)
+            casts.append(helper.make_node("Cast", [half.name], [initializer.name], to=onnx.TensorProto.FLOAT,
+                                          name=f"{initializer.name}.to_fp32"))
+            saved += values.nbytes // 2
+        else:
+            kept.append(initializer)
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    nodes = casts + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return saved
+
+
+def round_weights_fp16(model) -> int:
+    """Round the model's large weights to float16 precision in place; return how many were rounded.
+
+    The rounded model is the one the float16-stored parts compute, so the fidelity check against
+    PyTorch stays exact (1e-4), and the rounding's own effect is measured separately.
+    """
+    count = 0
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if parameter.dtype == torch.float32 and parameter.numel() >= FP16_MIN_SIZE:
+                parameter.copy_(parameter.half().float())
+                count += 1
+    return count

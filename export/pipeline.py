@@ -5,6 +5,7 @@ replaces the old one only once the parts have been checked against PyTorch.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -20,7 +21,7 @@ from transformers import AutoConfig, AutoImageProcessor
 
 from . import analysis, fidelity, knowledge
 from .families import SUPPORTED, UnsupportedModel, check_config
-from .onnx_parts import OPSET, export_whole, split, stage_plan
+from .onnx_parts import OPSET, export_whole, round_weights_fp16, split, stage_plan, store_fp16
 from . import preprocess_graph
 from .preprocess import input_size, preprocess, recipe_from_processor
 from .parameters import write_parameters
@@ -29,6 +30,8 @@ from .samples import SAMPLES, write_samples
 
 FORMAT = 1
 TOLERANCE = 1e-4  # max abs diff relative to each tensor's range, fp32
+FP16_TOLERANCE = 2e-3  # the same measure, for the effect of storing the weights as float16
+WEIGHTS = ("fp16", "fp32")
 
 
 class ExportError(RuntimeError):
@@ -66,7 +69,7 @@ def _first_line(error: Exception) -> str:
 
 
 def build_manifest(name, title, model_ref, model, family, recipe, specs, shapes, parts, samples, diffs,
-                   parameters):
+                   parameters, storage):
     config = model.config
     height, width = input_size(recipe)
     patch = config.patch_size
@@ -107,6 +110,7 @@ def build_manifest(name, title, model_ref, model, family, recipe, specs, shapes,
         "knowledge": "knowledge.json",
         "fidelity": {"image": samples[0]["id"], "max_relative_diff": max(diffs.values()),
                      "tolerance": TOLERANCE},
+        "weights": storage,
         "exported_with": {"transformers": transformers.__version__, "torch": torch.__version__,
                           "optimum": getattr(optimum, "__version__", "unknown"), "onnx": onnx.__version__,
                           "opset": OPSET},
@@ -114,7 +118,12 @@ def build_manifest(name, title, model_ref, model, family, recipe, specs, shapes,
 
 
 def export_model(model_ref: str, out_root: Path, name: str | None = None, title: str | None = None,
-                 make_default: bool = False) -> Path:
+                 make_default: bool = False, weights: str = "fp16") -> Path:
+    """weights="fp16" halves the download: the large weights are rounded to float16 and stored so
+    (computing stays float32); the rounding's effect on every exposed tensor is measured and must
+    stay within FP16_TOLERANCE. weights="fp32" keeps the checkpoint's values as they are."""
+    if weights not in WEIGHTS:
+        raise ExportError(f"weights {weights!r}: choose one of {', '.join(WEIGHTS)}")
     name = name or default_name(model_ref)
     if not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", name):
         raise ExportError(f"model name {name!r}: use lower-case letters, digits, '.', '_' and '-'")
@@ -126,6 +135,19 @@ def export_model(model_ref: str, out_root: Path, name: str | None = None, title:
     if height % model.config.patch_size or width % model.config.patch_size:
         raise ExportError(f"input {height}x{width} is not a multiple of the patch size {model.config.patch_size}")
     probed = ProbedModel(model, family)
+    pixel_values = preprocess(SAMPLES[0].load(), recipe)
+    storage = {"dtype": "float32"}
+    if weights == "fp16":
+        full = fidelity.run_torch(probed, pixel_values)
+        rounded = round_weights_fp16(model)
+        storage_diffs = fidelity.compare(full, fidelity.run_torch(probed, pixel_values))
+        worst = max(storage_diffs, key=storage_diffs.get)
+        if storage_diffs[worst] > FP16_TOLERANCE:
+            raise ExportError(f"float16 weights change {worst} by {storage_diffs[worst]:.2e} of its range "
+                              f"(limit {FP16_TOLERANCE:g}): export with --weights fp32")
+        storage = {"dtype": "float16", "compute": "float32", "rounded_parameters": rounded,
+                   "image": SAMPLES[0].id, "max_relative_diff_vs_float32": storage_diffs[worst],
+                   "worst_tensor": worst, "tolerance": FP16_TOLERANCE}
     out_root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.partial-", dir=out_root))
     try:
@@ -134,11 +156,12 @@ def export_model(model_ref: str, out_root: Path, name: str | None = None, title:
             export_whole(probed, (height, width), whole)
             parts = split(whole, stage_plan(probed), staging)
         for part in parts:
+            if weights == "fp16":
+                store_fp16(staging / part["file"])
             part["bytes"] = (staging / part["file"]).stat().st_size
         parameters = write_parameters(model, family, staging / "parameters.bin")
         onnx.save(preprocess_graph.build(recipe["resample"]), staging / "preprocess.onnx")
         samples = write_samples(staging / "samples")
-        pixel_values = preprocess(SAMPLES[0].load(), recipe)
         reference = fidelity.run_torch(probed, pixel_values)
         exported = fidelity.run_parts(staging, parts, pixel_values)
         diffs = fidelity.compare(reference, exported)
@@ -147,16 +170,17 @@ def export_model(model_ref: str, out_root: Path, name: str | None = None, title:
             raise ExportError(f"exported {worst} differs from PyTorch by {diffs[worst]:.2e} of its range")
         shapes = {n: list(v.shape) for n, v in reference.items()}
         manifest = build_manifest(name, title or name, model_ref, model, family, recipe, probed.specs,
-                                  shapes, parts, samples, diffs, parameters)
+                                  shapes, parts, samples, diffs, parameters, storage)
         onnx.save(analysis.build(manifest, model, family), staging / "analysis.onnx")
         lens_diff = analysis.lens_error(analysis.run(staging / "analysis.onnx", exported), exported["logits"])
         if lens_diff > TOLERANCE:
             raise ExportError(f"analysis.onnx: the logit lens of CLS differs from the model's probabilities "
                               f"by {lens_diff:.2e}")
         manifest["analysis"] = analysis.manifest_entry(staging / "analysis.onnx", manifest)
-        (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))
         graph = knowledge.build_graph(manifest["architecture"])
         (staging / "knowledge.json").write_text(json.dumps(graph, indent=1))
+        manifest["files"] = file_digests(staging)
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))
         os.chmod(staging, 0o755)
         final = out_root / name
         _replace_dir(staging, final)
@@ -165,6 +189,15 @@ def export_model(model_ref: str, out_root: Path, name: str | None = None, title:
         raise
     write_index(out_root, default=name if make_default else None)
     return final
+
+
+def file_digests(folder: Path) -> dict[str, dict]:
+    """Bytes and sha256 of every file the page may fetch: it caches them under their digest."""
+    digests = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digests[path.relative_to(folder).as_posix()] = {
+            "bytes": path.stat().st_size, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    return digests
 
 
 def _replace_dir(new: Path, final: Path) -> None:

@@ -51,7 +51,8 @@ def tiny_checkpoints(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def exported(tiny_checkpoints, tmp_path_factory) -> tuple[Path, dict[str, Path]]:
+    """Float32 weights, so the parts can be held to PyTorch's unmodified model (test_fp16_* covers float16)."""
     from export.pipeline import export_model
     out = tmp_path_factory.mktemp("web-model")
-    return out, {kind: export_model(str(folder), out, name=f"tiny-{kind}".replace("_", "-"))
+    return out, {kind: export_model(str(folder), out, name=f"tiny-{kind}".replace("_", "-"), weights="fp32")
                  for kind, folder in tiny_checkpoints.items()}

@@ -234,3 +234,42 @@ def test_full_size_vit_b16_shapes(tmp_path):
     assert shapes["layer.11.attention.query"] == [1, 12, 197, 64]
     assert shapes["layer.11.mlp.pre_act"] == [1, 197, 3072]
     assert manifest["fidelity"]["max_relative_diff"] <= TOLERANCE
+
+
+@pytest.mark.parametrize("kind", ["vit", "dinov2"])
+def test_fp16_weights_halve_the_parts_and_stay_within_tolerance(exported, tiny_checkpoints, kind, tmp_path):
+    import onnx
+    from onnx import numpy_helper
+    from export.onnx_parts import FP16_MIN_SIZE
+    from export.pipeline import FP16_TOLERANCE, export_model
+    _, folders = exported
+    full = folders[kind]
+    half = export_model(str(tiny_checkpoints[kind]), tmp_path, name="half")  # float16 is the default
+    manifest_full = json.loads((full / "manifest.json").read_text())
+    manifest = json.loads((half / "manifest.json").read_text())
+    assert manifest_full["weights"] == {"dtype": "float32"}
+    storage = manifest["weights"]
+    assert storage["dtype"] == "float16" and storage["compute"] == "float32" and storage["rounded_parameters"] > 0
+    assert 0 < storage["max_relative_diff_vs_float32"] <= FP16_TOLERANCE
+    assert manifest["fidelity"]["max_relative_diff"] <= TOLERANCE  # the parts equal the rounded model
+
+    for part in manifest["stages"]:
+        for initializer in onnx.load(str(half / part["file"])).graph.initializer:
+            if numpy_helper.to_array(initializer).size >= FP16_MIN_SIZE:
+                assert initializer.data_type == onnx.TensorProto.FLOAT16, (part["file"], initializer.name)
+    weights = lambda m: sum(s["bytes"] for s in m["stages"])  # noqa: E731
+    assert weights(manifest) < 0.75 * weights(manifest_full)
+
+    for sample in REAL_IMAGES:
+        pixel_values = preprocess(sample.load(), manifest["preprocessing"])
+        reference = fidelity.run_parts(full, manifest_full["stages"], pixel_values)
+        got = fidelity.run_parts(half, manifest["stages"], pixel_values)
+        for name, value in reference.items():
+            assert fidelity.relative_diff(value, got[name]) <= FP16_TOLERANCE, (sample.id, name)
+
+
+def test_cli_rejects_an_unknown_weight_type(tiny_checkpoints, tmp_path):
+    result = subprocess.run([sys.executable, "-m", "export", "--model", str(tiny_checkpoints["vit"]),
+                             "--out", str(tmp_path), "--weights", "int4"], capture_output=True, text=True)
+    assert result.returncode == 2 and "invalid choice" in result.stderr
+    assert not any(tmp_path.iterdir())

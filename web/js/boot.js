@@ -48,6 +48,40 @@ async function fetchBytes(url, onBytes) {
   return bytes.buffer;
 }
 
+// A model folder's files never change under their sha256 (the manifest lists it): they are kept in
+// the Cache API under url?sha256=…, so a return visit reads them with no request at all, from any
+// static host. A new export has new digests; the old entries of the same file are dropped. Without
+// the Cache API (an insecure origin) or a digest, or when storage is full, it is a plain fetch.
+const MODEL_CACHE = "vitlens-model-files-v1";
+
+async function fetchModelFile(base, file, manifest, onBytes) {
+  const url = new URL(`${base}/${file}`, location.href);
+  const sha256 = manifest.files?.[file]?.sha256;
+  let cache = null;
+  if (sha256 && self.caches) {
+    try { cache = await caches.open(MODEL_CACHE); } catch { cache = null; }
+  }
+  if (!cache) return fetchBytes(url, onBytes);
+  const key = new URL(url);
+  key.searchParams.set("sha256", sha256);
+  const hit = await cache.match(key.href);
+  if (hit) {
+    const buffer = await hit.arrayBuffer();
+    onBytes(buffer.byteLength);
+    return buffer;
+  }
+  const buffer = await fetchBytes(url, onBytes);
+  try {
+    for (const old of await cache.keys()) {
+      if (new URL(old.url).pathname === key.pathname) await cache.delete(old);
+    }
+    await cache.put(key.href, new Response(buffer));  // the Response holds its own copy
+  } catch (error) {
+    console.warn(`not cached: ${file}: ${error}`);
+  }
+  return buffer;
+}
+
 // Decode any image the browser can decode into RGBA bytes, honouring EXIF orientation.
 // Images larger than maxSide on a side are first reduced by the browser (canvas limits).
 async function decodeImage(blob, maxSide) {
@@ -84,12 +118,28 @@ function configureOrt() {
   // keeps it behind JSC_useSharedArrayBuffer=1 even then); otherwise one thread, and the page says so.
   const shared = self.crossOriginIsolated && typeof SharedArrayBuffer === "function";
   ort.env.wasm.numThreads = shared ? Math.min(4, cores) : 1;
+  // Inference runs in onnxruntime-web's own Web Worker, so the page stays responsive while it runs.
+  ort.env.wasm.proxy = typeof Worker === "function";
   ort.env.logLevel = "error";
   return ort.env.wasm.numThreads;
 }
 
+// In the worker, onnxruntime-web takes over the buffers of a run's inputs (they are transferred, so
+// detached here), but the page keeps its tensors: a block's output is the next block's input and
+// stays on screen. Each run therefore sends copies.
+class Session {
+  constructor(session) { this.session = session; }
+  run(feeds, fetches) {
+    const copies = Object.fromEntries(Object.entries(feeds).map(
+      ([name, t]) => [name, new ort.Tensor(t.type, t.data.slice(), t.dims)]));
+    return fetches ? this.session.run(copies, fetches) : this.session.run(copies);
+  }
+  release() { return this.session.release(); }
+}
+
 async function createSession(buffer) {
-  return ort.InferenceSession.create(buffer, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
+  return new Session(await ort.InferenceSession.create(buffer, { executionProviders: ["wasm"],
+                                                                 graphOptimizationLevel: "all" }));
 }
 
 // A tensor from a typed array (kept as it is) or from a plain list of numbers.
@@ -124,7 +174,7 @@ async function preloadModel() {
   const manifest = await (await fetch(`model/${entry.manifest}`)).json();
   bytes.total += manifest.stages.reduce((sum, s) => sum + s.bytes, 0);
   const files = [manifest.preprocessing.graph, ...manifest.stages.map((s) => s.file)];
-  const sessions = await Promise.all(files.map(async (f) => createSession(await fetchBytes(`${base}/${f}`, countBytes))));
+  const sessions = await Promise.all(files.map(async (f) => createSession(await fetchModelFile(base, f, manifest, countBytes))));
   return { base, sessions: Object.fromEntries(files.map((f, i) => [f, sessions[i]])) };
 }
 const threads = configureOrt();
@@ -138,14 +188,16 @@ async function takeModel(base) {
   return preloaded.sessions;
 }
 
-window.vitlensJS = { progress, fetchBytes, decodeImage, createSession, takeModel, tensor, draw, overview, detail, operations, interpret, renderKnowledgeGraph, errors,
+window.vitlensJS = { progress, fetchBytes, fetchModelFile, decodeImage, createSession, takeModel, tensor, draw, overview, detail, operations, interpret, renderKnowledgeGraph, errors,
                      threads, isolated: self.crossOriginIsolated, now: () => performance.now() };
 
 try {
+  // PyScript starts Python at once; the preload only measures the same downloads for the bar.
+  const python = import("../vendor/pyscript/core.js");
   await preloadRuntime();
   performance.mark("vitlens:runtime-downloaded");
   progress(0.5, "Starting Python (Pyodide)…");
-  await import("../vendor/pyscript/core.js");
+  await python;
 } catch (error) {
   errors.push(String(error));
   progress(0, `Could not start: ${error.message}`);

@@ -46,25 +46,31 @@ class ModelRuntime:
         if preloaded:
             sessions = {file: js.Reflect.get(preloaded, file) for file in files}
         else:
-            sessions = await cls.create_sessions(base, stages, files, progress)
+            sessions = await cls.create_sessions(base, manifest, files, progress)
         preprocess = sessions.pop(files[0])
         return cls(base, manifest, {s["name"]: sessions[s["file"]] for s in stages}, preprocess)
 
     @staticmethod
-    async def create_sessions(base, stages, files, progress):
+    async def create_sessions(base, manifest, files, progress):
         """Download every part (progress in bytes), then create the sessions (progress in parts)."""
-        total = sum(s["bytes"] for s in stages)
+        total = sum(s["bytes"] for s in manifest["stages"])
         loaded = [0]
 
         def on_bytes(n):
             loaded[0] += n
             progress(0.8 * loaded[0] / max(total, 1), f"Downloading the model: {loaded[0] / 1e6:.1f} of {total / 1e6:.1f} MB")
-        buffers = [await JS.fetchBytes(f"{base}/{file}", on_bytes) for file in files]
+        listing = plain({"files": manifest.get("files", {})})
+        buffers = [await JS.fetchModelFile(base, file, listing, on_bytes) for file in files]
         sessions = {}
         for i, (file, buffer) in enumerate(zip(files, buffers)):
             progress(0.8 + 0.2 * i / len(files), f"Initialising the model: part {i + 1} of {len(files)}")
             sessions[file] = await JS.createSession(buffer)
         return sessions
+
+    async def fetch(self, file):
+        """One file of the model folder, through the page's cache of model files."""
+        return await JS.fetchModelFile(self.base, file, plain({"files": self.manifest.get("files", {})}),
+                                       lambda n: None)
 
     async def pixel_values(self, image):
         """Decoded RGBA image -> the model's input, by preprocess.onnx and the manifest's recipe."""
@@ -113,7 +119,7 @@ class ModelRuntime:
         if entry is None:
             raise RuntimeError(f"this model folder has no parameter {name!r}")
         if self.parameters is None:
-            buffer = await JS.fetchBytes(f"{self.base}/{spec['file']}", lambda n: None)
+            buffer = await self.fetch(spec["file"])
             self.parameters = tensors.as_floats(buffer.to_memoryview())
         start = entry["offset"] // 4
         return self.parameters[start:start + tensors.size(entry["shape"])]
@@ -125,7 +131,7 @@ class ModelRuntime:
             if spec is None:
                 raise RuntimeError("this model folder has no analysis.onnx: export it again with python -m export")
             if self.analysis_session is None:
-                buffer = await JS.fetchBytes(f"{self.base}/{spec['file']}", lambda n: None)
+                buffer = await self.fetch(spec["file"])
                 self.analysis_session = await JS.createSession(buffer)
             feeds = {name: self.kept[name] for name in spec["inputs"]}
             out = await self.analysis_session.run(js_object(feeds))
