@@ -14,19 +14,21 @@ DEV = "cifar10-test-dev.tar.gz"
 
 
 def read_archive(path: Path, per_class: int | None = None) -> list[tuple[Image.Image, int]]:
-    """(image, class index) pairs, the first `per_class` of each class by file name."""
+    """(image, class index) pairs, the first `per_class` of each class by file name.
+
+    One sequential pass: a gzip'd tar has no index, so opening members out of order would
+    decompress the archive again and again.
+    """
     if not path.is_file():
         raise FileNotFoundError(f"no CIFAR-10 archive at {path}")
-    members: dict[str, list[tarfile.TarInfo]] = {c: [] for c in CIFAR10_CLASSES}
-    with tarfile.open(path) as archive:
-        for member in archive.getmembers():
+    found: dict[str, list[tuple[str, bytes]]] = {c: [] for c in CIFAR10_CLASSES}
+    with tarfile.open(path, "r|gz") as archive:
+        for member in archive:
             parts = member.name.split("/")
-            if member.isfile() and len(parts) == 3 and parts[1] in members:
-                members[parts[1]].append(member)
-        items = []
-        for label, name in enumerate(CIFAR10_CLASSES):
-            chosen = sorted(members[name], key=lambda m: m.name)[:per_class]
-            for member in chosen:
-                data = archive.extractfile(member).read()
-                items.append((Image.open(io.BytesIO(data)).convert("RGB"), label))
+            if member.isfile() and len(parts) == 3 and parts[1] in found:
+                found[parts[1]].append((member.name, archive.extractfile(member).read()))
+    items = []
+    for label, name in enumerate(CIFAR10_CLASSES):
+        for _, data in sorted(found[name])[:per_class]:
+            items.append((Image.open(io.BytesIO(data)).convert("RGB"), label))
     return items

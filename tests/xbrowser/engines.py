@@ -225,13 +225,16 @@ class Firefox(Engine):
         "services.settings.server": "http://127.0.0.1:9/",
     }
 
+    preferences: dict = {}  # a test's own prefs, over PREFS
+
     def start(self):
         import websocket
         self._ids = itertools.count(1)
         self._errors: list[str] = []
         self._profile = tempfile.mkdtemp(prefix="vitlens-firefox-")
+        prefs = {**self.PREFS, **self.preferences}
         Path(self._profile, "user.js").write_text(
-            "".join(f"user_pref({json.dumps(k)}, {json.dumps(v)});\n" for k, v in self.PREFS.items()))
+            "".join(f"user_pref({json.dumps(k)}, {json.dumps(v)});\n" for k, v in prefs.items()))
         self._log = open(Path(self._profile) / "firefox.log", "w+")
         self._process = spawn(
             [FIREFOX, "--headless", "--no-remote", "--profile", self._profile, "--remote-debugging-port=0",

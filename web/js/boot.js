@@ -1,6 +1,7 @@
 // Loading screen and the page's JavaScript runtime: fetch the runtime with a real progress bar,
 // set up onnxruntime-web, then start PyScript, which runs the page's Python (web/py/main.py).
 // Everything is fetched by relative URL from the page's own origin.
+import { isolate } from "./isolate.js";
 import * as ort from "../vendor/ort/ort.wasm.min.mjs";
 import * as draw from "./draw.js";
 import * as overview from "./overview.js";
@@ -8,6 +9,8 @@ import * as detail from "./detail.js";
 import * as operations from "./operations.js";
 import * as interpret from "./interpret.js";
 import { renderKnowledgeGraph } from "./knowledge.js";
+
+await isolate();  // may reload the page once, on a static host without COOP/COEP headers
 
 const bar = document.getElementById("loading-bar");
 const label = document.getElementById("loading-label");

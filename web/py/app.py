@@ -277,7 +277,8 @@ class App:
         threads = JS.threads
         why = ""
         if threads == 1:
-            why = (" (the server sends no COOP/COEP headers, so the page cannot share memory between threads)"
+            why = (" (the page is not cross-origin isolated: the server sends no COOP/COEP headers and no service "
+                   "worker could add them, so it cannot share memory between threads)"
                    if not JS.isolated else " (this browser offers the page no SharedArrayBuffer)")
         element("prediction-time").textContent = (
             f"Forward pass {elapsed_ms:.0f} ms in this browser: preprocessing and "
