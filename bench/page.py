@@ -60,9 +60,12 @@ async () => {
     while (!check()) await new Promise((r) => setTimeout(r, 5));
   }
   const paint = performance.getEntriesByName('first-contentful-paint')[0];
-  const prediction = performance.getEntriesByName('vitlens:classified:1')[0];  // marked by the page
+  // marked by the page: first by boot.js's preview (before Python runs), again by Python's own pass
+  const prediction = performance.getEntriesByName('vitlens:prediction-shown')[0];
   const marks = Object.fromEntries(performance.getEntriesByType('mark')
-    .filter((m) => !m.name.startsWith('vitlens:classified')).map((m) => [m.name.slice(8), m.startTime]));
+    .filter((m) => !m.name.startsWith('vitlens:classified') && m.name !== 'vitlens:prediction-shown')
+    .map((m) => [m.name.slice(8), m.startTime]));
+  marks['python-prediction'] = performance.getEntriesByName('vitlens:classified:1')[0].startTime;
   return {first_paint_ms: paint ? paint.startTime : null, prediction_ms: prediction.startTime,
           views_ready_ms: performance.now(), marks_ms: marks};
 }
@@ -178,7 +181,7 @@ class PageBench:
                 received = []
                 cdp.on("Network.loadingFinished", lambda event: received.append(event["encodedDataLength"]))
                 page.goto(self.url + "#image=chelsea")
-                page.wait_for_function("performance.getEntriesByName('vitlens:classified:1').length", timeout=300_000)
+                page.wait_for_function("performance.getEntriesByName('vitlens:prediction-shown').length", timeout=300_000)
                 sizes[cache] = sum(received)
                 page.wait_for_function(READY, timeout=300_000)
                 starts[cache] = page.evaluate(VIEWS)

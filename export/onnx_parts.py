@@ -78,16 +78,37 @@ def stage_plan(probed: ProbedModel) -> list[dict]:
 
 
 def split(whole: Path, stages: list[dict], out_dir: Path) -> list[dict]:
-    """Write one ONNX file per stage; return the stage list with file names."""
+    """Write one ONNX file per stage; return the stage list with file names.
+
+    The head part also outputs the class probabilities (softmax of the logits), so the page shows
+    the model's own numbers rather than computing them.
+    """
     parts = []
     for stage in tqdm(stages, desc="split into parts", unit="part"):
         file = f"{stage['name']}.onnx"
         onnx.utils.extract_model(str(whole), str(out_dir / file), [stage["input"]], stage["outputs"],
                                  check_model=False)
         model = onnx.load(str(out_dir / file))
+        if stage["name"] == "head":
+            add_probabilities(model)
+            stage = {**stage, "outputs": stage["outputs"] + [PROBABILITIES]}
         onnx.checker.check_model(model)
+        onnx.save(model, str(out_dir / file))
         parts.append({**stage, "file": file})
     return parts
+
+
+PROBABILITIES = "probabilities"
+
+
+def add_probabilities(model: onnx.ModelProto) -> None:
+    """softmax(logits) over the classes, as one more output of the head."""
+    graph = model.graph
+    logits = next(o for o in graph.output if o.name == "logits")
+    graph.node.append(helper.make_node("Softmax", ["logits"], [PROBABILITIES], axis=-1, name="probabilities"))
+    output = graph.output.add()
+    output.CopyFrom(logits)
+    output.name = PROBABILITIES
 
 
 def store_fp16(path: Path) -> int:

@@ -21,9 +21,9 @@ from transformers import AutoConfig, AutoImageProcessor
 
 from . import analysis, fidelity, knowledge
 from .families import SUPPORTED, UnsupportedModel, check_config
-from .onnx_parts import OPSET, export_whole, round_weights_fp16, split, stage_plan, store_fp16
+from .onnx_parts import OPSET, PROBABILITIES, export_whole, round_weights_fp16, split, stage_plan, store_fp16
 from . import preprocess_graph
-from .preprocess import input_size, preprocess, recipe_from_processor
+from .preprocess import geometry, input_size, preprocess, recipe_from_processor
 from .parameters import write_parameters
 from .probe import ProbedModel
 from .samples import SAMPLES, write_samples
@@ -104,7 +104,9 @@ def build_manifest(name, title, model_ref, model, family, recipe, specs, shapes,
         "tensors": [{"name": "pixel_values", "shape": [1, 3, height, width], "stage": "input",
                      "meaning": "the preprocessed image: resized, rescaled and normalised RGB"}]
                    + [{"name": s.name, "shape": shapes[s.name], "stage": s.stage, "meaning": s.meaning}
-                      for s in specs],
+                      for s in specs]
+                   + [{"name": PROBABILITIES, "shape": shapes["logits"], "stage": "head",
+                       "meaning": "class probabilities: the softmax of the logits"}],
         "parameters": {"file": "parameters.bin", "entries": parameters},
         "samples": samples,
         "knowledge": "knowledge.json",
@@ -162,6 +164,8 @@ def export_model(model_ref: str, out_root: Path, name: str | None = None, title:
         parameters = write_parameters(model, family, staging / "parameters.bin")
         onnx.save(preprocess_graph.build(recipe["resample"]), staging / "preprocess.onnx")
         samples = write_samples(staging / "samples")
+        for sample in samples:  # so the page can show its first prediction before its Python runs
+            sample["preprocess_inputs"] = geometry.graph_inputs(recipe, sample["width"], sample["height"])
         reference = fidelity.run_torch(probed, pixel_values)
         exported = fidelity.run_parts(staging, parts, pixel_values)
         diffs = fidelity.compare(reference, exported)

@@ -152,6 +152,18 @@ function tensor(type, data, dims) {
   return new ort.Tensor(type, data, Array.from(dims));
 }
 
+// preprocess.onnx's inputs: the decoded RGBA image, the sizes computed by geometry.py (in the
+// page's Python, or by the export step for the samples), and the recipe's numbers.
+function preprocessFeeds(image, recipe, sizes) {
+  const feeds = {};
+  for (const [name, values] of Object.entries(sizes)) feeds[name] = tensor("int64", values, [values.length]);
+  feeds.image = tensor("uint8", image.rgba, [1, image.height, image.width, 4]);
+  feeds.rescale = tensor("float32", [recipe.rescale], []);
+  feeds.mean = tensor("float32", recipe.mean, [3]);
+  feeds.std = tensor("float32", recipe.std, [3]);
+  return feeds;
+}
+
 // Bytes of the runtime and of the model, counted together by the loading bar.
 const bytes = { loaded: 0, total: 0 };
 function countBytes(n) {
@@ -178,11 +190,46 @@ async function preloadModel() {
   bytes.total += manifest.stages.reduce((sum, s) => sum + s.bytes, 0);
   const files = [manifest.preprocessing.graph, ...manifest.stages.map((s) => s.file)];
   const sessions = await Promise.all(files.map(async (f) => createSession(await fetchModelFile(base, f, manifest, countBytes))));
-  return { base, sessions: Object.fromEntries(files.map((f, i) => [f, sessions[i]])) };
+  return { base, manifest, sessions: Object.fromEntries(files.map((f, i) => [f, sessions[i]])) };
+}
+
+// Python needs a few seconds to start, the model far less: the first prediction does not wait. The
+// image the URL names (or the first sample) goes through preprocess.onnx, with the sizes the export
+// step computed for it, and the chain of parts; the head's own probabilities are drawn as Python
+// would draw them. Python then takes the page over, runs the same image again and redraws.
+async function preview({ base, manifest, sessions }) {
+  const requested = new URLSearchParams(location.hash.slice(1)).get("image");
+  const sample = manifest.samples.find((s) => s.id === requested) || manifest.samples[0];
+  if (!sample?.preprocess_inputs || document.getElementById("app").hidden === false) return;
+  const image = await decodeImage(await (await fetch(`${base}/${sample.file}`)).blob(), Infinity);
+  const started = performance.now();
+  const feeds = preprocessFeeds(image, manifest.preprocessing, sample.preprocess_inputs);
+  let value = (await sessions[manifest.preprocessing.graph].run(feeds)).pixel_values;
+  for (const stage of manifest.stages) {
+    const last = stage.outputs[stage.outputs.length - 1];
+    value = (await sessions[stage.file].run({ [stage.input]: value }, [last]))[last];
+  }
+  const elapsed = performance.now() - started;
+  if (window.vitlensJS.current || document.getElementById("app").hidden === false) return;  // Python was faster
+  const probabilities = Array.from(value.data);
+  const top = probabilities.indexOf(Math.max(...probabilities));
+  draw.prediction("#prediction-list", manifest.labels.map((label, i) => ({ label, p: probabilities[i], top: i === top, index: i })));
+  document.getElementById("prediction-top").textContent = manifest.labels[top];
+  document.getElementById("prediction-time").textContent =
+    `Forward pass ${elapsed.toFixed(0)} ms in this browser, while Python starts; the views follow.`;
+  document.getElementById("image-caption").textContent = `${sample.title} — ${sample.source} (${sample.licence})`;
+  document.getElementById("model-title").textContent = manifest.title;
+  draw.showImage(document.getElementById("image-canvas"), image.bitmap);
+  document.getElementById("loading").hidden = true;
+  document.getElementById("app").hidden = false;
+  document.body.dataset.preview = sample.id;
+  window.vitlensJS.preview = { sample: sample.id, probabilities };
+  performance.mark("vitlens:prediction-shown");
 }
 const threads = configureOrt();
 const modelPreload = preloadModel().then((model) => { performance.mark("vitlens:model-preloaded"); return model; },
                                         () => null);
+
 
 async function takeModel(base) {
   const preloaded = await modelPreload;
@@ -191,16 +238,20 @@ async function takeModel(base) {
   return preloaded.sessions;
 }
 
-window.vitlensJS = { progress, fetchBytes, fetchModelFile, decodeImage, createSession, takeModel, tensor, draw, overview, detail, operations, interpret, renderKnowledgeGraph, errors,
+window.vitlensJS = { progress, fetchBytes, fetchModelFile, decodeImage, preprocessFeeds, createSession, takeModel, tensor, draw, overview, detail, operations, interpret, renderKnowledgeGraph, errors,
                      threads, isolated: self.crossOriginIsolated, now: () => performance.now() };
 
+// Order of the start, measured (python -m bench): runtime and model download together and the
+// sessions are created in onnxruntime-web's worker; the first prediction is drawn; only then does
+// Python start. Pyodide's start keeps the main thread busy for seconds, and everything before it
+// needs that thread for a moment now and then: started together, both would finish late.
 try {
-  // PyScript starts Python at once; the preload only measures the same downloads for the bar.
-  const python = import("../vendor/pyscript/core.js");
   await preloadRuntime();
   performance.mark("vitlens:runtime-downloaded");
+  const model = await modelPreload;
+  if (model) await preview(model).catch((error) => console.warn(`no preview: ${error}`));
   progress(0.5, "Starting Python (Pyodide)…");
-  await python;
+  await import("../vendor/pyscript/core.js");
 } catch (error) {
   errors.push(String(error));
   progress(0, `Could not start: ${error.message}`);

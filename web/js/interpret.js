@@ -109,6 +109,15 @@ export function markMultiple(container, current) {
   d3.select(container).selectAll("figure").attr("aria-current", (m) => String(m.block === current));
 }
 
+let viridisPixels = null;
+function viridisBar() {
+  if (!viridisPixels) {
+    viridisPixels = new ImageData(256, 1);
+    VIRIDIS.forEach((c, i) => viridisPixels.data.set([c.r, c.g, c.b, 255], 4 * i));
+  }
+  return viridisPixels;
+}
+
 // A legend: viridis between two numbers, or one swatch per class.
 export function legend(container, low, high, classes) {
   const root = d3.select(container);
@@ -123,10 +132,6 @@ export function legend(container, low, high, classes) {
   }
   root.append("span").attr("class", "legend-end").text(low);
   const bar = root.append("canvas").attr("class", "legend-bar").attr("width", 256).attr("height", 1).node();
-  const context = bar.getContext("2d");
-  for (let i = 0; i < 256; i++) {
-    context.fillStyle = d3.interpolateViridis(i / 255);
-    context.fillRect(i, 0, 1, 1);
-  }
+  bar.getContext("2d").putImageData(viridisBar(), 0, 0);
   root.append("span").attr("class", "legend-end").text(high);
 }

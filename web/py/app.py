@@ -103,6 +103,8 @@ class App:
         element("app").hidden = False
 
     def fail(self, message):
+        element("app").hidden = True
+        element("loading").hidden = False
         js.vitlensJS.progress(0, message)
         document.body.dataset.status = "error"
 
@@ -146,7 +148,8 @@ class App:
         entry = next(m for m in self.index["models"] if m["name"] == name)
         base = "model/" + entry["manifest"].rsplit("/", 1)[0]
         manifest = await fetch_json(f"model/{entry['manifest']}")
-        element("loading").hidden = False
+        if self.runtime is not None or element("app").hidden:  # not over boot.js's first prediction
+            element("loading").hidden = False
 
         def progress(fraction, text):
             js.vitlensJS.progress(0.5 + 0.5 * fraction, text)
@@ -264,6 +267,7 @@ class App:
             self.classified += 1
             document.body.dataset.classified = str(self.classified)  # lets tests wait for this very result
             js.performance.mark(f"vitlens:classified:{self.classified}")  # read by the benchmarks
+            js.performance.mark("vitlens:prediction-shown")
             document.body.dataset.status = "ready"
             return True
 

@@ -147,8 +147,7 @@ class InterpretationView:
     def draw(self):
         app = self.app
         m = self.manifest
-        out = {name.removeprefix("analysis."): tensors.as_floats(value.data.to_memoryview())
-               for name, value in app.runtime.analysed.items()}
+        out = {name.removeprefix("analysis."): app.runtime.floats(name) for name in app.runtime.analysed}
         kind, head, fusion = self.choice()
         token = app.state.token
         first = 1 if kind in BY_LAYER else 0

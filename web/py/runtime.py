@@ -36,6 +36,7 @@ class ModelRuntime:
         self.parameters = None  # parameters.bin as float32, fetched when a view first needs it
         self.analysis_session = None  # analysis.onnx, loaded when the Interpretation view first needs it
         self.analysed = None  # its outputs for the current image
+        self.values_of = {}  # tensor name -> float32 memoryview, copied out of JavaScript once per image
 
     @classmethod
     async def load(cls, base, manifest, progress):
@@ -76,12 +77,7 @@ class ModelRuntime:
         """Decoded RGBA image -> the model's input, by preprocess.onnx and the manifest's recipe."""
         recipe = self.manifest["preprocessing"]
         sizes = geometry.graph_inputs(recipe, image.width, image.height)
-        feeds = {name: JS.tensor("int64", to_js(values), to_js([len(values)])) for name, values in sizes.items()}
-        feeds["image"] = JS.tensor("uint8", image.rgba, to_js([1, image.height, image.width, 4]))
-        feeds["rescale"] = JS.tensor("float32", to_js([recipe["rescale"]]), to_js([]))
-        feeds["mean"] = JS.tensor("float32", to_js(recipe["mean"]), to_js([3]))
-        feeds["std"] = JS.tensor("float32", to_js(recipe["std"]), to_js([3]))
-        out = await self.preprocess_session.run(js_object(feeds))
+        out = await self.preprocess_session.run(JS.preprocessFeeds(image, plain(recipe), plain(sizes)))
         return out.pixel_values
 
     async def forward(self, pixel_values):
@@ -89,6 +85,7 @@ class ModelRuntime:
         self.kept = {"pixel_values": pixel_values}
         self.details = {}
         self.analysed = None
+        self.values_of = {}
         value = pixel_values
         for stage in self.manifest["stages"]:
             name = stage["name"]
@@ -99,8 +96,7 @@ class ModelRuntime:
                 self.kept[key] = js.Reflect.get(out, key)
             value = self.kept[stage["outputs"][-1]]
         JS.current = js_object(self.kept)  # readable by tests and benchmarks
-        logits = list(tensors.as_floats(self.kept["logits"].data.to_memoryview()))
-        return tensors.softmax(logits)
+        return list(self.floats("probabilities"))  # the head's own softmax
 
     async def block(self, index):
         """Every exposed tensor of one block, by re-running just that part."""
@@ -146,5 +142,11 @@ class ModelRuntime:
         return tensors.as_floats((await self.block(block))[name].data.to_memoryview())
 
     def floats(self, name):
-        """A kept tensor's values as a float32 memoryview."""
-        return tensors.as_floats(self.kept[name].data.to_memoryview())
+        """A kept tensor's values (or, after analysis(), one of its outputs) as a float32 memoryview.
+
+        Interactions read the same tensors again and again: each is copied out of JavaScript once.
+        """
+        if name not in self.values_of:
+            tensor = self.kept[name] if name in self.kept else self.analysed[name]
+            self.values_of[name] = tensors.as_floats(tensor.data.to_memoryview())
+        return self.values_of[name]
