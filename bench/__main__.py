@@ -73,9 +73,16 @@ def table(results: dict) -> str:
     b = results["bytes_before_prediction"]
     rows.append(f"| bytes before the first prediction (cold / warm) | {b['cold'] / 1e6:.1f} MB / {b['warm'] / 1e6:.1f} MB |")
     m = results["memory"]
+    scopes = m["by_scope_mb"] or {}
+    worker = sum(v for k, v in scopes.items() if "Worker" in k)
     rows.append(f"| peak memory, ViT-B/16-sized model, every block explored: renderer process peak RSS / "
-                f"JS heap / WebAssembly | **{m['renderer_peak_rss_mb']:.0f} MB** / {m['js_heap_mb']:.0f} MB / "
-                f"{m['wasm_mb']:.0f} MB |")
+                f"page JS heap / page WebAssembly (Pyodide) / inference worker (JS and WebAssembly) | "
+                f"**{m['renderer_peak_rss_mb']:.0f} MB** / {m['js_heap_mb']:.0f} MB / "
+                f"{m['main_thread_wasm_mb']:.0f} MB / {worker:.0f} MB |")
+    for model, w in results["weights"].items():
+        if w.get("dtype") == "float16":
+            rows.append(f"| float16 weight storage, {model}: largest change of an exposed tensor "
+                        f"({w['worst_tensor']}), relative to its range | {w['max_relative_diff_vs_float32']:.1e} |")
     return "\n".join(rows)
 
 
@@ -94,6 +101,8 @@ def main(argv=None) -> int:
     def save():  # after every measure, so an interrupted run keeps what it measured
         args.out.write_text(json.dumps(results, indent=1))
 
+    results["weights"] = {m.parent.name: json.loads(m.read_text())["weights"]
+                          for m in sorted((site / "model").glob("*/manifest.json"))}
     with PageBench(site) as page:
         results["browser"] = page.version
         results["forward"] = {}

@@ -115,6 +115,24 @@ HOVER = """
 """
 
 
+# The page's memory by where it lives (the page itself, onnxruntime-web's inference worker and its
+# threads), JavaScript and WebAssembly together, as the browser itself reports it.
+UA_MEMORY = """
+async () => {
+  if (!performance.measureUserAgentSpecificMemory) return null;
+  const result = await performance.measureUserAgentSpecificMemory();
+  const scopes = {};
+  for (const entry of result.breakdown) {
+    for (const a of entry.attribution.length ? entry.attribution : [{scope: 'shared'}]) {
+      scopes[a.scope] = (scopes[a.scope] || 0) + entry.bytes / 2 ** 20 / Math.max(1, entry.attribution.length);
+    }
+  }
+  scopes.total = result.bytes / 2 ** 20;
+  return scopes;
+}
+"""
+
+
 def summary(times: list[float]) -> dict:
     ordered = sorted(times)
     return {"n": len(ordered), "p50_ms": statistics.median(ordered),
@@ -218,10 +236,11 @@ class PageBench:
         cdp.send("Performance.enable")
         metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
         wasm = page.evaluate("window.__bench.memories.reduce((sum, m) => sum + m.buffer.byteLength, 0)")
+        by_scope = page.evaluate(UA_MEMORY)
         processes = self.browser.new_browser_cdp_session().send("SystemInfo.getProcessInfo")["processInfo"]
         renderers = [p["id"] for p in processes if p["type"] == "renderer"]
         result = {"renderer_peak_rss_mb": max(peak_rss_mb(pid) for pid in renderers),
-                  "js_heap_mb": metrics.get("JSHeapUsedSize", 0) / 2**20, "wasm_mb": wasm / 2**20,
-                  "model": model}
+                  "js_heap_mb": metrics.get("JSHeapUsedSize", 0) / 2**20, "main_thread_wasm_mb": wasm / 2**20,
+                  "by_scope_mb": by_scope, "model": model}
         context.close()
         return result

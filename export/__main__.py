@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     except ExportError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing was written (an earlier export of this model is kept)", file=sys.stderr)
+        return 130
     print(f"wrote {folder}")
     return 0
 

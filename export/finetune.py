@@ -13,8 +13,10 @@ CIFAR-10, so its upper blocks are retrained. Two CPU cores allow it through thre
    so a subset is a valid, shorter sequence). That makes a step about 4x cheaper and is itself
    an augmentation; the last --full-steps steps see every token, as the exported model does.
    AdamW with a layer-wise learning rate (--lr-top for the last block, times --layer-decay per
-   block further down), a higher one for the head, warm-up, cosine decay. A checkpoint is written
-   every --checkpoint-every steps; rerunning the same command resumes from it.
+   block further down), a higher one for the head, warm-up, cosine decay. The head's mean-patch
+   half trains its own weights but sends no gradient into the blocks (see `top_logits`): that is
+   what keeps the interpretation maps meaningful. A checkpoint is written every
+   --checkpoint-every steps; rerunning the same command resumes from it.
 3. Measure. Every --check-every steps, and at the end, a seeded held-out share of the training
    images is classified with all tokens, and the interpretation check of the page's tests is
    computed (on the chelsea photo, the last block's CLS similarity over the cat minus over the
@@ -27,6 +29,7 @@ CIFAR-10, so its upper blocks are retrained. Two CPU cores allow it through thre
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import json
 import math
@@ -132,12 +135,31 @@ def trained_parameters(model, first: int) -> dict[str, torch.Tensor]:
     return {name: p for name, p in model.named_parameters() if name.startswith(prefixes)}
 
 
-def top_logits(model, first: int, hidden: torch.Tensor) -> torch.Tensor:
-    """Logits from the hidden states entering block `first`, as Dinov2ForImageClassification does."""
-    for layer in model.dinov2.encoder.layer[first:]:
+def top_states(blocks, hidden: torch.Tensor) -> torch.Tensor:
+    for layer in blocks:
         hidden = layer(hidden)
+    return hidden
+
+
+def cls_similarity(hidden: torch.Tensor) -> torch.Tensor:
+    """(images, patches): cosine similarity of CLS to each patch token, the interpretation view's map."""
+    unit = torch.nn.functional.normalize(hidden, dim=-1)
+    return (unit[:, 1:] * unit[:, :1]).sum(-1)
+
+
+def top_logits(model, first: int, hidden: torch.Tensor, patch_gradient: bool = True,
+               states: torch.Tensor | None = None) -> torch.Tensor:
+    """Logits from the hidden states entering block `first`, as Dinov2ForImageClassification does.
+
+    The head reads CLS and the mean patch token. Trained through the mean, every patch, background
+    included, is pushed towards the class, and the interpretation maps (CLS against each patch) go
+    flat. With patch_gradient=False the head still learns its weights on the mean patch, but the
+    blocks learn only through CLS, which has to find the object's patches by attention.
+    """
+    hidden = top_states(model.dinov2.encoder.layer[first:], hidden) if states is None else states
     hidden = model.dinov2.layernorm(hidden)
-    return model.classifier(torch.cat([hidden[:, 0], hidden[:, 1:].mean(dim=1)], dim=1))
+    patches = hidden[:, 1:].mean(dim=1)
+    return model.classifier(torch.cat([hidden[:, 0], patches if patch_gradient else patches.detach()], dim=1))
 
 
 def token_subset(hidden: torch.Tensor, keep: int, generator: torch.Generator) -> torch.Tensor:
@@ -217,6 +239,11 @@ def train(model, args, states: torch.Tensor, labels: np.ndarray, run_dir: Path) 
 
     if not history:
         check()
+    teacher = copy.deepcopy(model.dinov2.encoder.layer[args.first_block:]).eval()  # the blocks as they were
+    if history and step:  # resumed: the teacher is the backbone before fine-tuning, not the checkpoint
+        teacher = copy.deepcopy(load_model(args.cache).dinov2.encoder.layer[args.first_block:]).eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
     generator = torch.Generator().manual_seed(args.seed)
     progress = tqdm(total=total, initial=step, desc="fine-tune", unit="step")
     while step < total:
@@ -230,9 +257,14 @@ def train(model, args, states: torch.Tensor, labels: np.ndarray, run_dir: Path) 
         for group in optimizer.param_groups:
             group["lr"] = group["base_lr"] * factor
         hidden = token_subset(states[rows].float(), keep, generator)
-        logits = top_logits(model, args.first_block, hidden)
+        top = top_states(model.dinov2.encoder.layer[args.first_block:], hidden)
+        logits = top_logits(model, args.first_block, hidden, patch_gradient=args.patch_gradient, states=top)
         loss = torch.nn.functional.cross_entropy(logits, torch.from_numpy(labels[rows]),
                                                  label_smoothing=args.label_smoothing)
+        if args.keep_maps:
+            with torch.no_grad():
+                reference = cls_similarity(top_states(teacher, hidden))
+            loss = loss + args.keep_maps * (cls_similarity(top) - reference).square().mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -254,18 +286,23 @@ def main(argv=None) -> None:
     parser.add_argument("--data", type=Path, required=True, help="folder with the CIFAR-10 archives")
     parser.add_argument("--per-class", type=int, default=3000, help="training images per class (multiple of 20)")
     parser.add_argument("--first-block", type=int, default=4, help="k: blocks k..11 are fine-tuned")
-    parser.add_argument("--steps", type=int, default=1200, help="optimiser steps")
+    parser.add_argument("--steps", type=int, default=800, help="optimiser steps")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--keep", type=int, default=64, help="patch tokens kept per image while training")
-    parser.add_argument("--full-steps", type=int, default=30, help="last steps trained on every token")
-    parser.add_argument("--lr-top", type=float, default=1e-4, help="AdamW learning rate of the last block")
-    parser.add_argument("--layer-decay", type=float, default=0.8, help="learning-rate factor per block down")
-    parser.add_argument("--lr-head", type=float, default=1e-3, help="AdamW learning rate of the classifier")
+    parser.add_argument("--full-steps", type=int, default=24, help="last steps trained on every token")
+    parser.add_argument("--lr-top", type=float, default=5e-5, help="AdamW learning rate of the last block")
+    parser.add_argument("--layer-decay", type=float, default=0.85, help="learning-rate factor per block down")
+    parser.add_argument("--lr-head", type=float, default=5e-4, help="AdamW learning rate of the classifier")
+    parser.add_argument("--keep-maps", type=float, default=10.0,
+                        help="weight of the map loss: the squared change of every image's CLS-to-patch similarity "
+                             "at the last block, against the blocks before fine-tuning (0: off)")
+    parser.add_argument("--patch-gradient", action="store_true",
+                        help="let the head's mean-patch half train the blocks too (flattens the maps)")
     parser.add_argument("--weight-decay", type=float, default=0.05)
     parser.add_argument("--label-smoothing", type=float, default=0.1)
     parser.add_argument("--warmup", type=int, default=80, help="warm-up steps")
     parser.add_argument("--held-out", type=float, default=0.02, help="share of training images kept for validation")
-    parser.add_argument("--check-every", type=int, default=250, help="steps between held-out checks")
+    parser.add_argument("--check-every", type=int, default=200, help="steps between held-out checks")
     parser.add_argument("--checkpoint-every", type=int, default=50, help="steps")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
@@ -307,11 +344,11 @@ def main(argv=None) -> None:
     }
     WEIGHTS_SETTINGS.write_text(json.dumps(record, indent=1) + "\n")  # build_checkpoint checks the sha256
 
-    from .default_model import FINETUNED_TITLE, build_checkpoint
+    from .default_model import TITLE, build_checkpoint
     from .evaluate import evaluate
     from .pipeline import export_model
-    folder = build_checkpoint(work / "checkpoint", cache=args.cache, finetuned=True)
-    exported = export_model(str(folder), work / "export", name=NAME, title=FINETUNED_TITLE, make_default=True)
+    folder = build_checkpoint(work / "checkpoint", cache=args.cache)
+    exported = export_model(str(folder), work / "export", name=NAME, title=TITLE, make_default=True)
     dev = evaluate(exported, args.data / cifar.DEV)
     record.update({"dev_images": dev["images"], "dev_top1_onnx": dev["top1"], "dev_per_class_onnx": dev["per_class"]})
     WEIGHTS_SETTINGS.write_text(json.dumps(record, indent=1) + "\n")

@@ -44,6 +44,9 @@ def default_name(model_ref: str) -> str:
 
 def load(model_ref: str):
     """The classifier, its preprocessing recipe, and the family adapter."""
+    if Path(model_ref).is_dir() and not (Path(model_ref) / "config.json").is_file():
+        # checked here: transformers would guess a model type from the folder's name ("empty" -> mpt)
+        raise ExportError(f"cannot read a Hugging Face config from {model_ref!r}: the folder has no config.json")
     try:
         config = AutoConfig.from_pretrained(model_ref)
     except (OSError, ValueError) as error:
@@ -60,8 +63,10 @@ def load(model_ref: str):
     try:
         processor = AutoImageProcessor.from_pretrained(model_ref)
     except (OSError, ValueError):
-        processor = None
-    return model, recipe_from_processor(processor, config), SUPPORTED[architecture]
+        raise ExportError(f"{model_ref!r} has no image processor (preprocessor_config.json), so its input size and "
+                          "normalisation are unknown: save the processor it was trained with next to the weights "
+                          "(processor.save_pretrained(folder))") from None
+    return model, recipe_from_processor(processor), SUPPORTED[architecture]
 
 
 def _first_line(error: Exception) -> str:
@@ -150,8 +155,11 @@ def export_model(model_ref: str, out_root: Path, name: str | None = None, title:
         storage = {"dtype": "float16", "compute": "float32", "rounded_parameters": rounded,
                    "image": SAMPLES[0].id, "max_relative_diff_vs_float32": storage_diffs[worst],
                    "worst_tensor": worst, "tolerance": FP16_TOLERANCE}
-    out_root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}.partial-", dir=out_root))
+    try:
+        out_root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{name}.partial-", dir=out_root))
+    except OSError as error:
+        raise ExportError(f"cannot write to {out_root}: {error.strerror or error}") from None
     try:
         with tempfile.TemporaryDirectory() as scratch:
             whole = Path(scratch) / "whole.onnx"
@@ -188,6 +196,10 @@ def export_model(model_ref: str, out_root: Path, name: str | None = None, title:
         os.chmod(staging, 0o755)
         final = out_root / name
         _replace_dir(staging, final)
+    except OSError as error:  # a full disk, a folder that became unwritable: the previous export is kept
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ExportError(f"writing {out_root / name} failed: {error.strerror or error}; "
+                          "nothing was written") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -31,13 +31,8 @@ RESAMPLE = {Image.Resampling.NEAREST: "nearest", Image.Resampling.BILINEAR: "bil
 PIL_RESAMPLE = {name: mode for mode, name in RESAMPLE.items()}
 
 
-def recipe_from_processor(processor, config) -> dict:
+def recipe_from_processor(processor) -> dict:
     """Resize, optional centre crop, rescale and normalise, as the processor would do them."""
-    if processor is None:
-        size = config.image_size
-        return {"resize": {"height": size, "width": size}, "resample": "bilinear", "crop": None,
-                "rescale": 1 / 255, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5],
-                "note": "the checkpoint has no image processor; ViT's defaults were assumed"}
     size = dict(processor.size)
     if "height" in size and "width" in size:
         resize = {"height": size["height"], "width": size["width"]}

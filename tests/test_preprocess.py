@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
-from transformers import BitImageProcessor, ViTConfig, ViTImageProcessor
+from transformers import BitImageProcessor, ViTImageProcessor
 
 from export import preprocess_graph
 from export.preprocess import preprocess, recipe_from_processor, run_graph
@@ -27,7 +27,7 @@ def image(name):
 @pytest.mark.parametrize("name", IMAGES)
 def test_recipe_equals_hugging_face(kind, name):
     processor = PROCESSORS[kind]
-    recipe = recipe_from_processor(processor, ViTConfig())
+    recipe = recipe_from_processor(processor)
     expected = processor(images=image(name), return_tensors="np")["pixel_values"]
     np.testing.assert_allclose(preprocess(image(name), recipe), expected, atol=1e-5)
 
@@ -57,7 +57,7 @@ def graphs(tmp_path_factory):
 @pytest.mark.parametrize("kind", PROCESSORS)
 @pytest.mark.parametrize("variant", list(variants()))
 def test_graph_equals_recipe_within_one_level(graphs, kind, variant):
-    recipe = recipe_from_processor(PROCESSORS[kind], ViTConfig())
+    recipe = recipe_from_processor(PROCESSORS[kind])
     picture = variants()[variant]
     if kind.startswith("dinov2") and variant == "one-pixel":
         picture = picture.resize((1, 1))
@@ -70,7 +70,7 @@ def test_graph_equals_recipe_within_one_level(graphs, kind, variant):
 
 
 def test_upscaled_cifar_is_exact(graphs):
-    recipe = recipe_from_processor(PROCESSORS["vit-squash-bilinear"], ViTConfig())
+    recipe = recipe_from_processor(PROCESSORS["vit-squash-bilinear"])
     picture = image("cifar10-truck")
     np.testing.assert_allclose(run_graph(graphs["bilinear"], picture, recipe), preprocess(picture, recipe), atol=1e-5)
 

@@ -8,15 +8,21 @@ export const CLASS_COLOURS = d3.schemeTableau10;
 const VIRIDIS = Array.from({ length: 256 }, (_, i) => d3.rgb(d3.interpolateViridis(i / 255)));
 const CLASSES = CLASS_COLOURS.map((c) => d3.rgb(c));
 
-function colourOf(map, i) {
+// Writes the colour of patch i into pixel i of `data` (RGBA bytes): no allocation per patch.
+function paintPatch(data, map, i) {
+  let c, alpha = 255;
   if (map.classes) {
-    const c = CLASSES[map.classes[i] % CLASSES.length];
-    return [c.r, c.g, c.b, map.values[i]];
+    c = CLASSES[map.classes[i] % CLASSES.length];
+    alpha = Math.round(255 * map.values[i]);
+  } else {
+    const [low, high] = map.domain;
+    const t = high > low ? (map.values[i] - low) / (high - low) : 0.5;
+    c = VIRIDIS[Math.round(255 * Math.max(0, Math.min(1, t)))];
   }
-  const [low, high] = map.domain;
-  const t = high > low ? (map.values[i] - low) / (high - low) : 0.5;
-  const c = VIRIDIS[Math.round(255 * Math.max(0, Math.min(1, t)))];
-  return [c.r, c.g, c.b, 1];
+  data[4 * i] = c.r;
+  data[4 * i + 1] = c.g;
+  data[4 * i + 2] = c.b;
+  data[4 * i + 3] = alpha;
 }
 
 // The input image with the map over it; `selected` (a patch index, or -1) is outlined. The map is
@@ -37,15 +43,22 @@ function background(image, width, height) {
   return sizes.get(key);
 }
 
+// One patch-sized canvas and its pixels per grid, reused by every map: a redraw allocates nothing.
+const patchCanvases = new Map();
+function patchCanvas(rows, cols) {
+  const key = `${rows}x${cols}`;
+  if (!patchCanvases.has(key)) {
+    const canvas = new OffscreenCanvas(cols, rows);
+    patchCanvases.set(key, { canvas, context: canvas.getContext("2d"), pixels: new ImageData(cols, rows) });
+  }
+  return patchCanvases.get(key);
+}
+
 function paintOverlay(canvas, image, map, grid, opacity, selected) {
   const [rows, cols] = grid;
-  const cells = new OffscreenCanvas(cols, rows);
-  const pixels = new ImageData(cols, rows);
-  for (let i = 0; i < rows * cols; i++) {
-    const [r, g, b, a] = colourOf(map, i);
-    pixels.data.set([r, g, b, Math.round(255 * a)], 4 * i);
-  }
-  cells.getContext("2d").putImageData(pixels, 0, 0);
+  const { canvas: cells, context: cellContext, pixels } = patchCanvas(rows, cols);
+  for (let i = 0; i < rows * cols; i++) paintPatch(pixels.data, map, i);
+  cellContext.putImageData(pixels, 0, 0);
   const context = canvas.getContext("2d");
   context.globalAlpha = 1;
   context.drawImage(background(image, canvas.width, canvas.height), 0, 0);
