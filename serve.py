@@ -45,8 +45,17 @@ MIME_TYPES = {
     ".ico": "image/x-icon",
 }
 
-# Sent on every response (errors too): cross-origin isolation plus no MIME sniffing.
+# The page's Content-Security-Policy (web/index.html carries it too, as a meta element, for static
+# hosts): nothing from another origin, no inline script; eval only because Pyodide's loader needs it
+# (the JavaScript compiled into its WebAssembly); framing refused.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self' 'unsafe-eval' 'wasm-unsafe-eval'; worker-src 'self' blob:; connect-src 'self'; "
+    "img-src 'self' blob: data:; style-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; "
+    "form-action 'none'; object-src 'none'; frame-ancestors 'none'")
+
+# Sent on every response (errors too): cross-origin isolation, the CSP, no MIME sniffing.
 SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Embedder-Policy": "require-corp",
     "Cross-Origin-Resource-Policy": "same-origin",

@@ -344,11 +344,11 @@ def main(argv=None) -> None:
     }
     WEIGHTS_SETTINGS.write_text(json.dumps(record, indent=1) + "\n")  # build_checkpoint checks the sha256
 
-    from .default_model import TITLE, build_checkpoint
+    from .default_model import FINETUNED_TITLE, build_checkpoint
     from .evaluate import evaluate
     from .pipeline import export_model
-    folder = build_checkpoint(work / "checkpoint", cache=args.cache)
-    exported = export_model(str(folder), work / "export", name=NAME, title=TITLE, make_default=True)
+    folder = build_checkpoint(work / "checkpoint", cache=args.cache, finetuned=True)
+    exported = export_model(str(folder), work / "export", name=NAME, title=FINETUNED_TITLE, make_default=True)
     dev = evaluate(exported, args.data / cifar.DEV)
     record.update({"dev_images": dev["images"], "dev_top1_onnx": dev["top1"], "dev_per_class_onnx": dev["per_class"]})
     WEIGHTS_SETTINGS.write_text(json.dumps(record, indent=1) + "\n")

@@ -66,6 +66,7 @@ def test_every_exposed_tensor_matches_pytorch(exported, tiny_checkpoints, kind, 
         assert fidelity.relative_diff(reference, got[name]) <= TOLERANCE, name
 
     probed = fidelity.run_torch(ProbedModel(model, family), pixel_values)
+    probed["probabilities"] = torch.softmax(torch.from_numpy(probed["logits"]), dim=-1).numpy()  # the head's own
     exposed = [t["name"] for t in manifest["tensors"] if t["stage"] != "input"]
     assert sorted(probed) == sorted(exposed)
     for name in exposed:

@@ -18,6 +18,8 @@ const errors = [];  // uncaught page errors, readable by tests in any browser
 
 window.addEventListener("error", (e) => errors.push(String(e.message || e)));
 window.addEventListener("unhandledrejection", (e) => errors.push(String(e.reason)));
+document.addEventListener("securitypolicyviolation",
+                          (e) => errors.push(`CSP refused ${e.blockedURI || "inline code"} (${e.violatedDirective})`));
 
 function progress(fraction, text) {
   bar.value = Math.max(0, Math.min(1, fraction));
