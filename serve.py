@@ -168,16 +168,22 @@ class StaticHandler(BaseHTTPRequestHandler):
                     pass  # client went away; nothing to report
 
 
+class Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        """A client that hangs up (a closed tab, a cancelled load) is normal; anything else is reported."""
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
+
+
 def make_server(root: str | Path, host: str = "127.0.0.1", port: int = 8000,
                 quiet: bool = False) -> ThreadingHTTPServer:
     """Build (not start) the server; port 0 picks a free port, handy for tests."""
     root = Path(root).resolve()
     if not root.is_dir():
         raise NotADirectoryError(f"root is not a directory: {root}")
-    server_class = ThreadingHTTPServer
+    server_class = Server
     if ":" in host:  # IPv6 literal such as ::1
-        server_class = type("ThreadingHTTPServerV6", (ThreadingHTTPServer,),
-                            {"address_family": socket.AF_INET6})
+        server_class = type("ServerV6", (Server,), {"address_family": socket.AF_INET6})
     server = server_class((host, port), StaticHandler)
     server.root = root
     server.quiet = quiet

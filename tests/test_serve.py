@@ -240,3 +240,21 @@ def test_binds_to_loopback_by_default():
 def test_make_server_rejects_missing_root(tmp_path):
     with pytest.raises(NotADirectoryError):
         serve.make_server(tmp_path / "missing", port=0)
+
+
+def test_a_client_that_hangs_up_is_not_an_error(server, capsys):
+    import struct
+    import time
+    client = socket.create_connection(server.server_address[:2])
+    client.sendall(b"GET /index.html HTTP/1.1\r\nHost: x\r\n")  # headers not finished
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    client.close()  # a reset, as a closed tab sends
+    time.sleep(0.5)
+    assert "Traceback" not in capsys.readouterr().err
+    assert get(server, "/index.html")[0] == 200  # and the server still serves
+
+
+def test_the_content_security_policy_is_on_every_response(server):
+    for path in ("/", "/index.html", "/no-such-file"):
+        policy = get(server, path)[1]["Content-Security-Policy"]
+        assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy, path

@@ -222,6 +222,9 @@ async function preview({ base, manifest, sessions }) {
   document.getElementById("image-caption").textContent = `${sample.title} — ${sample.source} (${sample.licence})`;
   document.getElementById("model-title").textContent = manifest.title;
   draw.showImage(document.getElementById("image-canvas"), image.bitmap);
+  const message = document.getElementById("message");
+  message.textContent = "Python is starting: the gallery and the four views follow in a few seconds.";
+  message.hidden = false;
   document.getElementById("loading").hidden = true;
   document.getElementById("app").hidden = false;
   document.body.dataset.preview = sample.id;
