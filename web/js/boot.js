@@ -202,7 +202,7 @@ async function preloadModel() {
 async function preview({ base, manifest, sessions }) {
   const requested = new URLSearchParams(location.hash.slice(1)).get("image");
   const sample = manifest.samples.find((s) => s.id === requested) || manifest.samples[0];
-  if (!sample?.preprocess_inputs || document.getElementById("app").hidden === false) return;
+  if (!sample?.preprocess_inputs) return;
   const image = await decodeImage(await (await fetch(`${base}/${sample.file}`)).blob(), Infinity);
   const started = performance.now();
   const feeds = preprocessFeeds(image, manifest.preprocessing, sample.preprocess_inputs);
@@ -212,7 +212,6 @@ async function preview({ base, manifest, sessions }) {
     value = (await sessions[stage.file].run({ [stage.input]: value }, [last]))[last];
   }
   const elapsed = performance.now() - started;
-  if (window.vitlensJS.current || document.getElementById("app").hidden === false) return;  // Python was faster
   const probabilities = Array.from(value.data);
   const top = probabilities.indexOf(Math.max(...probabilities));
   draw.prediction("#prediction-list", manifest.labels.map((label, i) => ({ label, p: probabilities[i], top: i === top, index: i })));
@@ -234,7 +233,6 @@ async function preview({ base, manifest, sessions }) {
 const threads = configureOrt();
 const modelPreload = preloadModel().then((model) => { performance.mark("vitlens:model-preloaded"); return model; },
                                         () => null);
-
 
 async function takeModel(base) {
   const preloaded = await modelPreload;
