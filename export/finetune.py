@@ -239,9 +239,9 @@ def train(model, args, states: torch.Tensor, labels: np.ndarray, run_dir: Path) 
 
     if not history:
         check()
-    teacher = copy.deepcopy(model.dinov2.encoder.layer[args.first_block:]).eval()  # the blocks as they were
-    if history and step:  # resumed: the teacher is the backbone before fine-tuning, not the checkpoint
-        teacher = copy.deepcopy(load_model(args.cache).dinov2.encoder.layer[args.first_block:]).eval()
+    # The blocks as they were before fine-tuning (after a resume, the model holds the checkpoint's).
+    original = load_model(args.cache) if step else model
+    teacher = copy.deepcopy(original.dinov2.encoder.layer[args.first_block:]).eval()
     for p in teacher.parameters():
         p.requires_grad_(False)
     generator = torch.Generator().manual_seed(args.seed)

@@ -77,11 +77,12 @@ def stage_plan(probed: ProbedModel) -> list[dict]:
     return stages
 
 
-def split(whole: Path, stages: list[dict], out_dir: Path) -> list[dict]:
+def split(whole: Path, stages: list[dict], out_dir: Path, fp16: bool = False) -> list[dict]:
     """Write one ONNX file per stage; return the stage list with file names.
 
     The head part also outputs the class probabilities (softmax of the logits), so the page shows
-    the model's own numbers rather than computing them.
+    the model's own numbers rather than computing them. fp16: store the large weights as float16
+    (see `store_fp16`).
     """
     parts = []
     for stage in tqdm(stages, desc="split into parts", unit="part"):
@@ -92,6 +93,8 @@ def split(whole: Path, stages: list[dict], out_dir: Path) -> list[dict]:
         if stage["name"] == "head":
             add_probabilities(model)
             stage = {**stage, "outputs": stage["outputs"] + [PROBABILITIES]}
+        if fp16:
+            store_fp16(model)
         onnx.checker.check_model(model)
         onnx.save(model, str(out_dir / file))
         parts.append({**stage, "file": file})
@@ -111,17 +114,15 @@ def add_probabilities(model: onnx.ModelProto) -> None:
     output.name = PROBABILITIES
 
 
-def store_fp16(path: Path) -> int:
+def store_fp16(model: onnx.ModelProto) -> None:
     """Store the part's large float32 initialisers as float16, each cast back to float32 in the graph.
 
     Only values float16 represents exactly are converted (the exporter rounds the weights first,
     see `round_weights_fp16`), so the part computes exactly what it computed before, in float32:
-    onnxruntime folds the casts when it creates the session. Returns the bytes saved.
+    onnxruntime folds the casts when it creates the session.
     """
-    model = onnx.load(str(path))
     graph = model.graph
     casts, kept = [], []
-    saved = 0
     for initializer in graph.initializer:
         values = numpy_helper.to_array(initializer)
         if (initializer.data_type == onnx.TensorProto.FLOAT and values.size >= FP16_MIN_SIZE
@@ -130,7 +131,6 @@ def store_fp16(path: Path) -> int:
             kept.append(half)
             casts.append(helper.make_node("Cast", [half.name], [initializer.name], to=onnx.TensorProto.FLOAT,
                                           name=f"{initializer.name}.to_fp32"))
-            saved += values.nbytes // 2
         else:
             kept.append(initializer)
     del graph.initializer[:]
@@ -138,9 +138,6 @@ def store_fp16(path: Path) -> int:
     nodes = casts + list(graph.node)
     del graph.node[:]
     graph.node.extend(nodes)
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
-    return saved
 
 
 def round_weights_fp16(model) -> int:

@@ -21,7 +21,7 @@ from transformers import AutoConfig, AutoImageProcessor
 
 from . import analysis, fidelity, knowledge
 from .families import SUPPORTED, UnsupportedModel, check_config
-from .onnx_parts import OPSET, PROBABILITIES, export_whole, round_weights_fp16, split, stage_plan, store_fp16
+from .onnx_parts import OPSET, PROBABILITIES, export_whole, round_weights_fp16, split, stage_plan
 from . import preprocess_graph
 from .preprocess import geometry, input_size, preprocess, recipe_from_processor
 from .parameters import write_parameters
@@ -164,10 +164,8 @@ def export_model(model_ref: str, out_root: Path, name: str | None = None, title:
         with tempfile.TemporaryDirectory() as scratch:
             whole = Path(scratch) / "whole.onnx"
             export_whole(probed, (height, width), whole)
-            parts = split(whole, stage_plan(probed), staging)
+            parts = split(whole, stage_plan(probed), staging, fp16=weights == "fp16")
         for part in parts:
-            if weights == "fp16":
-                store_fp16(staging / part["file"])
             part["bytes"] = (staging / part["file"]).stat().st_size
         parameters = write_parameters(model, family, staging / "parameters.bin")
         onnx.save(preprocess_graph.build(recipe["resample"]), staging / "preprocess.onnx")
