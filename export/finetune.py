@@ -94,9 +94,13 @@ def cache_states(model, data: Path, per_class: int, first: int, folder: Path) ->
     for n, start in enumerate(tqdm(starts, desc=f"cache states entering block {first}", unit="chunk")):
         path = path_of[start]
         if not path.exists():
-            images = [image for images in by_class for image in images[start:start + CHUNK]]
-            pixels = np.concatenate([preprocess(image, RECIPE) for image in images])
-            chunk = torch.cat([embed(model, pixels[i:i + BATCH], first) for i in range(0, len(pixels), BATCH)])
+            lower = lower_cache(folder, first, path.name)
+            if lower is not None:
+                chunk = advance(model, torch.from_numpy(np.load(lower[1])), lower[0], first)
+            else:
+                images = [image for images in by_class for image in images[start:start + CHUNK]]
+                pixels = np.concatenate([preprocess(image, RECIPE) for image in images])
+                chunk = torch.cat([embed(model, pixels[i:i + BATCH], first) for i in range(0, len(pixels), BATCH)])
             np.save(path.with_suffix(".tmp.npy"), chunk.half().numpy())
             path.with_suffix(".tmp.npy").rename(path)
         chunk = torch.from_numpy(np.load(path))
@@ -105,6 +109,27 @@ def cache_states(model, data: Path, per_class: int, first: int, folder: Path) ->
         states[n * rows:(n + 1) * rows] = chunk
     labels = np.tile(np.repeat(np.arange(len(LABELS)), CHUNK), len(starts))
     return states, labels
+
+
+def lower_cache(folder: Path, first: int, name: str) -> tuple[int, Path] | None:
+    """The same chunk cached at the highest block below `first`, if any: advancing it is cheaper."""
+    for block in range(first - 1, -1, -1):
+        path = folder.parent / f"k{block:02d}" / name
+        if path.exists():
+            return block, path
+    return None
+
+
+def advance(model, hidden: torch.Tensor, start: int, first: int) -> torch.Tensor:
+    """Run cached fp16 states entering block `start` on to block `first`."""
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(hidden), BATCH):
+            h = hidden[i:i + BATCH].float()
+            for layer in model.dinov2.encoder.layer[start:first]:
+                h = layer(h)
+            out.append(h)
+    return torch.cat(out)
 
 
 def parameter_groups(model, first: int, lr_top: float, layer_decay: float, lr_head: float) -> list[dict]:

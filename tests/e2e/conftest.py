@@ -57,15 +57,35 @@ def prefixed_site():
     server.shutdown()
 
 
+LOCAL = ("http://127.0.0.1:", "blob:", "data:")
+
+
+class RecordedBrowser:
+    """The browser, recording every request of every context it opens: none may leave this machine."""
+
+    def __init__(self, browser):
+        self._browser, self.foreign = browser, []
+
+    def new_context(self, **options):
+        context = self._browser.new_context(**options)
+        context.on("request", lambda r: None if r.url.startswith(LOCAL) else self.foreign.append(r.url))
+        return context
+
+    def __getattr__(self, name):
+        return getattr(self._browser, name)
+
+
 @pytest.fixture(scope="session")
 def browser():
+    """Fails the run, at its end, if any page of any test asked for anything from another origin."""
     from playwright.sync_api import sync_playwright
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is not installed: scripts/test.sh installs it")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        browser.close()
+        recorded = RecordedBrowser(playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS))
+        yield recorded
+        recorded.close()
+    assert recorded.foreign == [], f"requests to other origins during the run: {recorded.foreign[:10]}"
 
 
 class Watched:

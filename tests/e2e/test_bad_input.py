@@ -109,5 +109,16 @@ def test_an_unusual_image_is_classified(uploader, tmp_path, name):
     assert uploader.dialogs == [] and uploader.page_errors == []
 
 
+def test_a_12000_by_12000_image_is_reduced_by_the_browser_and_classified(uploader, tmp_path):
+    page = uploader.page
+    huge = encoded(chelsea().resize((12000, 12000), Image.BILINEAR), "JPEG", quality=85)
+    assert upload(uploader, tmp_path, "huge.jpg", huge)
+    caption = page.inner_text("#image-caption")
+    assert "huge.jpg" in caption and "(reduced by the browser to 4096×4096)" in caption
+    shown = probabilities(page)
+    assert max(shown, key=shown.get) == "cat", shown
+    assert uploader.dialogs == [] and uploader.page_errors == []
+
+
 def test_the_page_stayed_clean(uploader):
     uploader.assert_clean()

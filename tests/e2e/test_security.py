@@ -49,6 +49,21 @@ def test_the_page_under_its_policy_uses_no_other_origin(watched, site):
     watched.assert_clean()  # no request to another origin, no failed request, no console error
 
 
+def test_the_run_wide_record_would_catch_a_request_to_another_origin(browser):
+    """The browser fixture fails the run if any page asked another origin for anything: it sees them."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_content('<img src="http://192.0.2.1/pixel.png">', wait_until="domcontentloaded")  # TEST-NET-1
+    for _ in range(50):
+        if browser.foreign:
+            break
+        page.wait_for_timeout(100)
+    caught = [url for url in browser.foreign if url.startswith("http://192.0.2.1/")]
+    assert caught == ["http://192.0.2.1/pixel.png"]
+    browser.foreign.remove(caught[0])  # this one was on purpose
+    context.close()
+
+
 @pytest.fixture(scope="module")
 def hostile_site(tmp_path_factory):
     """A model whose labels and title are HTML (or try to be), next to the page."""

@@ -59,6 +59,17 @@ async function fetchBytes(url, onBytes) {
 // the Cache API (an insecure origin) or a digest, or when storage is full, it is a plain fetch.
 const MODEL_CACHE = "vitlens-model-files-v1";
 
+// A damaged or replaced file is named before onnxruntime-web sees it (crypto.subtle exists only in
+// secure contexts; elsewhere onnxruntime-web's own parse error is what the page reports).
+async function checkDigest(file, buffer, sha256) {
+  if (!sha256 || !self.crypto?.subtle) return;
+  const digest = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", buffer)),
+                            (b) => b.toString(16).padStart(2, "0")).join("");
+  if (digest !== sha256) {
+    throw new Error(`${file} is damaged: its sha256 is not the one manifest.json lists; export the model again`);
+  }
+}
+
 async function fetchModelFile(base, file, manifest, onBytes) {
   const url = new URL(`${base}/${file}`, location.href);
   const sha256 = manifest.files?.[file]?.sha256;
@@ -66,7 +77,11 @@ async function fetchModelFile(base, file, manifest, onBytes) {
   if (sha256 && self.caches) {
     try { cache = await caches.open(MODEL_CACHE); } catch { cache = null; }
   }
-  if (!cache) return fetchBytes(url, onBytes);
+  if (!cache) {
+    const buffer = await fetchBytes(url, onBytes);
+    await checkDigest(file, buffer, sha256);
+    return buffer;
+  }
   const key = new URL(url);
   key.searchParams.set("sha256", sha256);
   const hit = await cache.match(key.href);
@@ -76,6 +91,7 @@ async function fetchModelFile(base, file, manifest, onBytes) {
     return buffer;
   }
   const buffer = await fetchBytes(url, onBytes);
+  await checkDigest(file, buffer, sha256);
   try {
     for (const old of await cache.keys()) {
       if (new URL(old.url).pathname === key.pathname) await cache.delete(old);
@@ -139,12 +155,17 @@ class Session {
       ([name, t]) => [name, new ort.Tensor(t.type, t.data.slice(), t.dims)]));
     return fetches ? this.session.run(copies, fetches) : this.session.run(copies);
   }
+  get inputNames() { return this.session.inputNames; }
+  get outputNames() { return this.session.outputNames; }
   release() { return this.session.release(); }
 }
 
+// Measured on the start (python -m bench, and the same with each option alone): graph optimisation
+// and the memory arena cost more when a session is created and first run than they save later, so
+// both are off. The float16 weights' Cast nodes then run on every pass instead of being folded.
 async function createSession(buffer) {
-  return new Session(await ort.InferenceSession.create(buffer, { executionProviders: ["wasm"],
-                                                                 graphOptimizationLevel: "all" }));
+  return new Session(await ort.InferenceSession.create(buffer, {
+    executionProviders: ["wasm"], graphOptimizationLevel: "disabled", enableCpuMemArena: false, enableMemPattern: false }));
 }
 
 // A tensor from a typed array (kept as it is) or from a plain list of numbers.

@@ -15,7 +15,7 @@ from modals import Modals
 import overview
 import tensors
 import state as url_state
-from runtime import MAX_SIDE, ModelRuntime, js_object, plain
+from runtime import MAX_SIDE, ModelError, ModelRuntime, js_message, js_object, plain
 
 JS = js.vitlensJS
 document = js.document
@@ -39,8 +39,11 @@ def make(tag, cls=None, text=None, **attrs):
 async def fetch_json(url):
     response = await js.fetch(url)
     if not response.ok:
-        raise RuntimeError(f"{url}: HTTP {response.status}")
-    return json.loads(await response.text())
+        raise ModelError(f"{url}: HTTP {response.status}")
+    try:
+        return json.loads(await response.text())
+    except ValueError as error:
+        raise ModelError(f"{url} is not valid JSON ({error})") from None
 
 
 class App:
@@ -97,8 +100,15 @@ class App:
         try:
             await self.load_model(model, requested, problems)
         except Exception as error:
-            self.fail(f"Could not load the model {model!r}: {error}")
-            return
+            if model == self.index["default"]:
+                self.fail(f"Could not load the model {model!r}: {error}")
+                return
+            try:  # a model the URL names is broken: the default one may still work
+                problems = [f"Could not load the model {model!r}: {error}; showing {self.index['default']!r}."]
+                await self.load_model(self.index["default"], requested, problems)
+            except Exception as error:
+                self.fail(f"Could not load the model {self.index['default']!r}: {error}")
+                return
         element("loading").hidden = True
         element("app").hidden = False
 
@@ -145,7 +155,9 @@ class App:
             self.overview_callbacks[name] = proxy
 
     async def load_model(self, name, requested, problems):
-        entry = next(m for m in self.index["models"] if m["name"] == name)
+        entry = next((m for m in self.index["models"] if m["name"] == name), None)
+        if entry is None:
+            raise ModelError(f"model/index.json lists no model {name!r}")
         base = "model/" + entry["manifest"].rsplit("/", 1)[0]
         manifest = await fetch_json(f"model/{entry['manifest']}")
         if self.runtime is not None or element("app").hidden:  # not over boot.js's first prediction
@@ -153,7 +165,10 @@ class App:
 
         def progress(fraction, text):
             js.vitlensJS.progress(0.5 + 0.5 * fraction, text)
-        self.runtime = await ModelRuntime.load(base, manifest, progress)
+        runtime = await ModelRuntime.load(base, manifest, progress)
+        if self.runtime is not None:
+            await self.runtime.release()
+        self.runtime = runtime
         js.performance.mark("vitlens:model-ready")
         sample_ids = [s["id"] for s in manifest["samples"]]
         fitted, more = url_state.validate(url_state.replace_fields(requested, model=name), manifest, sample_ids)
@@ -245,8 +260,15 @@ class App:
                 document.body.dataset.status = "ready"
                 return False
             started = JS.now()
-            pixel_values = await self.runtime.pixel_values(image)
-            probabilities = await self.runtime.forward(pixel_values)
+            try:
+                pixel_values = await self.runtime.pixel_values(image)
+                probabilities = await self.runtime.forward(pixel_values)
+            except Exception as error:
+                image.bitmap.close()
+                self.notify([f"The model could not run on “{caption}”: {js_message(error)}; the previous image "
+                             "is kept."], error=True)
+                document.body.dataset.status = "ready"
+                return False
             elapsed = JS.now() - started
             if self.image is not None:
                 self.image.bitmap.close()
@@ -594,11 +616,22 @@ class App:
         caption = f"{file.name} (your image: it stays in this browser)"
         await self.classify(file, url_state.UPLOAD, caption)
 
+    async def switch_model(self, name, requested, problems):
+        """Load another model; if it cannot be used, say why and keep the one on screen."""
+        previous = self.state
+        try:
+            await self.load_model(name, requested, problems)
+        except Exception as error:
+            self.state = previous
+            self.render_picker(previous.model)
+            self.write_url()
+            self.notify([f"Could not load the model {name!r}: {error}; still showing {previous.model!r}."], error=True)
+        element("loading").hidden = True
+
     async def on_model_picked(self, event, target):
         name = target.value
         if name != self.state.model:
-            await self.load_model(name, url_state.replace_fields(self.state, model=name), [])
-            element("loading").hidden = True
+            await self.switch_model(name, url_state.replace_fields(self.state, model=name), [])
 
     async def on_tab(self, event, target):
         view = target.dataset.viewTab
@@ -611,8 +644,7 @@ class App:
         if requested == self.state:
             return
         if requested.model and requested.model != self.state.model:
-            await self.load_model(requested.model, requested, problems)
-            element("loading").hidden = True
+            await self.switch_model(requested.model, requested, problems)
             return
         sample_ids = [s["id"] for s in self.runtime.manifest["samples"]]
         if requested.image == url_state.UPLOAD and self.state.image == url_state.UPLOAD:

@@ -24,6 +24,36 @@ def plain(value):
     return js.JSON.parse(json.dumps(value))
 
 
+class ModelError(Exception):
+    """A model folder that cannot be used as it is; the message names the file and what is wrong."""
+
+
+def js_message(error):
+    """A JavaScript error's own message, without Pyodide's traceback."""
+    message = getattr(error, "message", None) or str(error)
+    return message.strip().splitlines()[0] if message.strip() else type(error).__name__
+
+
+def check_names(manifest, sessions):
+    """Every input and output the manifest names must be in its graph: the views rely on them."""
+    graph = manifest["preprocessing"]["graph"]
+    wanted = {graph: ([], ["pixel_values"])}
+    wanted.update({s["file"]: ([s["input"]], list(s["outputs"])) for s in manifest["stages"]})
+    for file, (inputs, outputs) in wanted.items():
+        session = sessions[file]
+        have_in, have_out = list(session.inputNames), list(session.outputNames)
+        for kind, names, have in (("input", inputs, have_in), ("output", outputs, have_out)):
+            missing = [n for n in names if n not in have]
+            if missing:
+                raise ModelError(f"manifest.json does not match {file}: the graph has no {kind} {missing[0]!r} "
+                                 f"({len(missing)} of the manifest's {len(names)} missing); export the model again")
+
+
+async def release(sessions):
+    for session in sessions:
+        await session.release()
+
+
 class ModelRuntime:
     """One exported model: manifest, sessions, and the tensors of the current image."""
 
@@ -40,7 +70,11 @@ class ModelRuntime:
 
     @classmethod
     async def load(cls, base, manifest, progress):
-        """The sessions of every part: preloaded by boot.js, or downloaded and created here."""
+        """The sessions of every part: preloaded by boot.js, or downloaded and created here.
+
+        Raises ModelError, naming the file, if a part is missing, damaged or not what the manifest
+        says it is; nothing of it is left behind.
+        """
         stages = manifest["stages"]
         files = [manifest["preprocessing"]["graph"]] + [s["file"] for s in stages]
         preloaded = await JS.takeModel(base)  # boot.js starts the first model while Python starts
@@ -48,6 +82,11 @@ class ModelRuntime:
             sessions = {file: js.Reflect.get(preloaded, file) for file in files}
         else:
             sessions = await cls.create_sessions(base, manifest, files, progress)
+        try:
+            check_names(manifest, sessions)
+        except ModelError:
+            await release(sessions.values())
+            raise
         preprocess = sessions.pop(files[0])
         return cls(base, manifest, {s["name"]: sessions[s["file"]] for s in stages}, preprocess)
 
@@ -61,12 +100,27 @@ class ModelRuntime:
             loaded[0] += n
             progress(0.8 * loaded[0] / max(total, 1), f"Downloading the model: {loaded[0] / 1e6:.1f} of {total / 1e6:.1f} MB")
         listing = plain({"files": manifest.get("files", {})})
-        buffers = [await JS.fetchModelFile(base, file, listing, on_bytes) for file in files]
+        buffers = []
+        for file in files:
+            try:
+                buffers.append(await JS.fetchModelFile(base, file, listing, on_bytes))
+            except Exception as error:
+                message = js_message(error)  # a damaged file's message names it already
+                raise ModelError(message if message.startswith(file) else f"{file} could not be read: {message}") from None
         sessions = {}
         for i, (file, buffer) in enumerate(zip(files, buffers)):
             progress(0.8 + 0.2 * i / len(files), f"Initialising the model: part {i + 1} of {len(files)}")
-            sessions[file] = await JS.createSession(buffer)
+            try:
+                sessions[file] = await JS.createSession(buffer)
+            except Exception as error:
+                await release(sessions.values())
+                raise ModelError(f"{file} is not a model onnxruntime-web can open: {js_message(error)}") from None
         return sessions
+
+    async def release(self):
+        """Free the sessions' WebAssembly memory (the model is being replaced)."""
+        await release([self.preprocess_session, *self.sessions.values()]
+                      + ([self.analysis_session] if self.analysis_session else []))
 
     async def fetch(self, file):
         """One file of the model folder, through the page's cache of model files."""
@@ -81,11 +135,11 @@ class ModelRuntime:
         return out.pixel_values
 
     async def forward(self, pixel_values):
-        """Run the chain; keep block outputs, attention probabilities and the head's outputs."""
-        self.kept = {"pixel_values": pixel_values}
-        self.details = {}
-        self.analysed = None
-        self.values_of = {}
+        """Run the chain; keep block outputs, attention probabilities and the head's outputs.
+
+        The previous image's tensors are replaced only once the whole chain has run.
+        """
+        kept = {"pixel_values": pixel_values}
         value = pixel_values
         for stage in self.manifest["stages"]:
             name = stage["name"]
@@ -93,8 +147,9 @@ class ModelRuntime:
                 f"{name}.attention.probs", f"{name}.output"]
             out = await self.sessions[name].run(js_object({stage["input"]: value}), to_js(wanted))
             for key in wanted:
-                self.kept[key] = js.Reflect.get(out, key)
-            value = self.kept[stage["outputs"][-1]]
+                kept[key] = js.Reflect.get(out, key)
+            value = kept[stage["outputs"][-1]]
+        self.kept, self.details, self.analysed, self.values_of = kept, {}, None, {}
         JS.current = js_object(self.kept)  # readable by tests and benchmarks
         return list(self.floats("probabilities"))  # the head's own softmax
 

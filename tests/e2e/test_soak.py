@@ -1,0 +1,104 @@
+"""Long use: 200 image changes and 500 view and selection changes in one page.
+
+After the first 20 image changes (and their 50 other changes) the page's memory is measured; after
+all 200 it must be within 10% of that, with no more DOM nodes or event listeners and no error.
+Both measurements are taken in the same state (same image, view and selections), because the
+changes are a cycle whose period divides the 180 in between. The numbers go to
+build/artifacts/soak.json.
+"""
+from __future__ import annotations
+
+import json
+
+from bench.page import PROBES, UA_MEMORY
+from export.default_model import NAME
+
+from .conftest import ROOT, Watched
+from .test_page import MANIFEST
+
+IMAGES, WARM_UP = 200, 20
+KINDS = ["similarity", "attention", "rollout", "lens", "norms"]
+PERIOD = 12  # images, blocks and tokens repeat every 12 image changes: 12 divides 180
+WAIT = {
+    "overview": "document.querySelector('#overview-diagram svg')",
+    "graph": "document.querySelector('#knowledge-graph[data-ready=true]')",
+    "detail": "document.querySelector('#detail-canvas[data-tensor]')",
+    "interpretation": "document.querySelector('#interp-canvas[data-kind]')",
+}
+
+
+def tab(page, view):
+    page.click(f"[data-view-tab={view}]")
+    page.wait_for_function(WAIT[view])
+
+
+def choose(page, field, value, canvas, attribute, shown=None):
+    if page.eval_on_selector(field, "f => f.tagName") == "SELECT":
+        page.select_option(field, value)
+    else:
+        page.fill(field, value)
+        page.dispatch_event(field, "change")
+    page.wait_for_function("([canvas, attribute, value]) => document.getElementById(canvas).dataset[attribute] === value",
+                           arg=[canvas, attribute, shown or value])
+
+
+def actions(i):
+    """The ten view and selection changes of the cycle, for image change i."""
+    block, token = str(1 + i % PERIOD), str(20 * (i % PERIOD))
+    return [
+        lambda p: tab(p, "interpretation"),
+        lambda p: choose(p, "#interp-kind", KINDS[i % PERIOD % len(KINDS)], "interp-canvas", "kind"),
+        lambda p: choose(p, "#interp-block", block, "interp-canvas", "block"),
+        lambda p: choose(p, "#interp-token", token, "interp-canvas", "token"),
+        lambda p: tab(p, "detail"),
+        lambda p: choose(p, "#detail-block", block, "detail-canvas", "tensor", f"layer.{int(block) - 1}.output"),
+        lambda p: tab(p, "graph"),
+        lambda p: tab(p, "overview"),
+        lambda p: tab(p, "interpretation"),
+        lambda p: choose(p, "#interp-token", str(int(token) + 1), "interp-canvas", "token"),
+    ]
+
+
+def measure(page, cdp):
+    cdp.send("HeapProfiler.collectGarbage")
+    counters = cdp.send("Memory.getDOMCounters")
+    scopes = page.evaluate(UA_MEMORY) or {}
+    return {"js_heap_mb": cdp.send("Runtime.getHeapUsage")["usedSize"] / 2**20,
+            "page_wasm_mb": page.evaluate("window.__bench.memories.reduce((s, m) => s + m.buffer.byteLength, 0)") / 2**20,
+            "workers_mb": sum(v for k, v in scopes.items() if "Worker" in k),
+            "dom_nodes": counters["nodes"], "listeners": counters["jsEventListeners"],
+            "elements": page.evaluate("document.querySelectorAll('*').length")}
+
+
+def test_two_hundred_images_and_five_hundred_changes(browser, site):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_init_script(PROBES)
+    watched = Watched(context.new_page(), site.rstrip("/"))
+    page = watched.page
+    watched.open(site, f"#model={NAME}&image={MANIFEST['samples'][0]['id']}")
+    cdp = context.new_cdp_session(page)
+    samples = [s["id"] for s in MANIFEST["samples"]][:PERIOD]
+    done, levels = 0, {}
+    for i in range(IMAGES):
+        before = page.evaluate("Number(document.body.dataset.classified)")
+        page.click(f"#gallery .thumb[data-sample='{samples[(i + 1) % PERIOD]}']")
+        page.wait_for_function(f"Number(document.body.dataset.classified) > {before}")
+        watched.wait_ready()
+        cycle = actions(i)
+        for _ in range(2 + i % 2):  # 2, 3, 2, 3, ...: 500 changes in all
+            cycle[done % len(cycle)](page)
+            done += 1
+        watched.wait_ready()
+        if i + 1 in (WARM_UP, IMAGES):
+            levels[i + 1] = measure(page, cdp)
+    assert done == IMAGES * 5 // 2
+    first, last = levels[WARM_UP], levels[IMAGES]
+    (ROOT / "build" / "artifacts").mkdir(parents=True, exist_ok=True)
+    (ROOT / "build" / "artifacts" / "soak.json").write_text(json.dumps(
+        {"image_changes": IMAGES, "other_changes": done, f"after_{WARM_UP}": first, f"after_{IMAGES}": last}, indent=1))
+    for key in ("js_heap_mb", "page_wasm_mb", "workers_mb"):
+        assert last[key] <= 1.1 * first[key], (key, first, last)
+    for key in ("dom_nodes", "elements", "listeners"):
+        assert last[key] <= first[key], (key, first, last)
+    watched.assert_clean()
+    context.close()
