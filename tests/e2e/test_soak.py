@@ -35,9 +35,8 @@ def tab(page, view):
 def choose(page, field, value, canvas, attribute, shown=None):
     if page.eval_on_selector(field, "f => f.tagName") == "SELECT":
         page.select_option(field, value)
-    else:
-        page.fill(field, value)
-        page.dispatch_event(field, "change")
+    else:  # typed and committed in one task, as a user's Enter is: a render due meanwhile cannot come between
+        page.eval_on_selector(field, "(f, v) => { f.value = v; f.dispatchEvent(new Event('change')); }", value)
     page.wait_for_function("([canvas, attribute, value]) => document.getElementById(canvas).dataset[attribute] === value",
                            arg=[canvas, attribute, shown or value])
 
