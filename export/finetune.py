@@ -7,11 +7,12 @@ CIFAR-10, so its upper blocks are retrained. Two CPU cores allow it through thre
 
 1. Cache. Each training image goes through the embeddings and the frozen blocks 0..k-1 once; the
    hidden states entering block k are stored as fp16 in chunks under build/cache/finetune/k<k>/
-   (20 images per class each, so a larger --per-class reuses them). Resumable.
-2. Train on a random subset of the patch tokens. Every step keeps CLS and --keep of the 256
-   patch tokens of each image, drawn anew (position embeddings are already inside the states,
-   so a subset is a valid, shorter sequence). That makes a step about 4x cheaper and is itself
-   an augmentation; the last --full-steps steps see every token, as the exported model does.
+   (20 images per class each, so a larger --per-class reuses them). A chunk already cached for a
+   lower block is advanced from there instead. Resumable.
+2. Train on every token (the default), or on a random subset: then every step keeps CLS and --keep
+   of the 256 patch tokens of each image, drawn anew (position embeddings are already inside the
+   states, so a subset is a valid, shorter sequence), about 4x cheaper per step at 64, and the last
+   --full-steps steps see every token. Measured: on subsets the maps of the full model go flat.
    AdamW with a layer-wise learning rate (--lr-top for the last block, times --layer-decay per
    block further down), a higher one for the head, warm-up, cosine decay. The head's mean-patch
    half trains its own weights but sends no gradient into the blocks (see `top_logits`): that is
@@ -325,12 +326,12 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m export.finetune", description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="folder with the CIFAR-10 archives")
     parser.add_argument("--per-class", type=int, default=3000, help="training images per class (multiple of 20)")
-    parser.add_argument("--first-block", type=int, default=4, help="k: blocks k..11 are fine-tuned")
-    parser.add_argument("--steps", type=int, default=800, help="optimiser steps")
+    parser.add_argument("--first-block", type=int, default=8, help="k: blocks k..11 are fine-tuned")
+    parser.add_argument("--steps", type=int, default=600, help="optimiser steps")
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--keep", type=int, default=64, help="patch tokens kept per image while training")
-    parser.add_argument("--full-steps", type=int, default=24, help="last steps trained on every token")
-    parser.add_argument("--lr-top", type=float, default=5e-5, help="AdamW learning rate of the last block")
+    parser.add_argument("--keep", type=int, default=256, help="patch tokens kept per image while training")
+    parser.add_argument("--full-steps", type=int, default=0, help="last steps trained on every token")
+    parser.add_argument("--lr-top", type=float, default=4e-5, help="AdamW learning rate of the last block")
     parser.add_argument("--layer-decay", type=float, default=0.85, help="learning-rate factor per block down")
     parser.add_argument("--lr-head", type=float, default=5e-4, help="AdamW learning rate of the classifier")
     parser.add_argument("--keep-maps", type=float, default=10.0,
@@ -340,9 +341,9 @@ def main(argv=None) -> None:
                         help="let the head's mean-patch half train the blocks too (flattens the maps)")
     parser.add_argument("--weight-decay", type=float, default=0.05)
     parser.add_argument("--label-smoothing", type=float, default=0.1)
-    parser.add_argument("--warmup", type=int, default=80, help="warm-up steps")
+    parser.add_argument("--warmup", type=int, default=50, help="warm-up steps")
     parser.add_argument("--held-out", type=float, default=0.02, help="share of training images kept for validation")
-    parser.add_argument("--check-every", type=int, default=200, help="steps between held-out checks")
+    parser.add_argument("--check-every", type=int, default=50, help="steps between held-out checks")
     parser.add_argument("--checkpoint-every", type=int, default=50, help="steps")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
@@ -365,6 +366,7 @@ def main(argv=None) -> None:
     cached = time.time()
     result = train(model, args, states, labels, run_dir)
     trained = time.time()
+    states_tokens = states.shape[1]
     del states
 
     weights = {name: p.detach().half().contiguous() for name, p in trained_parameters(model, args.first_block).items()}
@@ -378,7 +380,8 @@ def main(argv=None) -> None:
             f"--{key.replace('_', '-')}" + ("" if isinstance(value, bool) else f" {value}")
             for key, value in vars(args).items() if key not in ignored and value is not False),
         "settings": settings, "preprocessing": RECIPE,
-        "augmentation": f"a random subset of {args.keep} of the patch tokens per image and step "
+        "augmentation": "none: every token of every image" if args.keep >= states_tokens - 1 else
+                        f"a random subset of {args.keep} of the patch tokens per image and step "
                         f"(all tokens in the last {args.full_steps} steps)",
         "initial_head": HEAD_FILE.name,
         **result,
@@ -386,11 +389,11 @@ def main(argv=None) -> None:
     }
     WEIGHTS_SETTINGS.write_text(json.dumps(record, indent=1) + "\n")  # build_checkpoint checks the sha256
 
-    from .default_model import FINETUNED_TITLE, build_checkpoint
+    from .default_model import build_checkpoint, finetuned_title
     from .evaluate import evaluate
     from .pipeline import export_model
     folder = build_checkpoint(work / "checkpoint", cache=args.cache, finetuned=True)
-    exported = export_model(str(folder), work / "export", name=NAME, title=FINETUNED_TITLE, make_default=True)
+    exported = export_model(str(folder), work / "export", name=NAME, title=finetuned_title(), make_default=True)
     dev = evaluate(exported, args.data / cifar.DEV)
     record.update({"dev_images": dev["images"], "dev_top1_onnx": dev["top1"], "dev_per_class_onnx": dev["per_class"]})
     WEIGHTS_SETTINGS.write_text(json.dumps(record, indent=1) + "\n")
