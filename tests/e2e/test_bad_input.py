@@ -120,5 +120,14 @@ def test_a_12000_by_12000_image_is_reduced_by_the_browser_and_classified(uploade
     assert uploader.dialogs == [] and uploader.page_errors == []
 
 
+def test_a_file_name_made_of_html_shows_as_text(uploader, tmp_path):
+    page = uploader.page
+    name = "<img src=x onerror=alert(1)>.png"
+    assert upload(uploader, tmp_path, name, encoded(chelsea(), "PNG"))
+    assert name in page.inner_text("#image-caption")
+    assert page.locator("#image-caption img").count() == 0 and page.locator("img[src=x]").count() == 0
+    assert uploader.dialogs == [] and uploader.page_errors == []
+
+
 def test_the_page_stayed_clean(uploader):
     uploader.assert_clean()

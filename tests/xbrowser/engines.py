@@ -118,6 +118,11 @@ class Engine:
     def evaluate(self, expression: str):
         return self.evaluate_json(_wrap(expression))
 
+    def foreign_requests(self) -> list[str]:
+        """What this page fetched from another origin, by its own Resource Timing (every engine has it)."""
+        return self.evaluate("performance.getEntriesByType('resource').map((e) => e.name)"
+                             ".filter((n) => !n.startsWith(location.origin + '/') && !/^(blob|data):/.test(n))")
+
     def wait_for(self, expression: str, timeout: float, what: str, poll: float = 0.5):
         """Poll a JS expression until it is truthy; fail with the page's own status on timeout."""
         deadline = time.monotonic() + timeout

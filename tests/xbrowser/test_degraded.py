@@ -51,6 +51,7 @@ def settled_state(engine, url):
     assert_like_cpython(read_prediction(engine), Facts(engine), "degraded")
     errors = state["errors"] + engine.engine_errors()
     assert errors == [], errors
+    assert engine.foreign_requests() == []
     return state
 
 

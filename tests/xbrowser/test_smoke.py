@@ -95,6 +95,7 @@ def assert_no_errors(run):
     distinct = list(dict.fromkeys(e.strip()[-600:] for e in errors))  # a traceback's end says the most
     assert not errors, (f"{run.engine.name}: {len(errors)} uncaught page or console errors, "
                         f"{len(distinct)} distinct:\n" + "\n---\n".join(distinct[:3]))
+    assert run.engine.foreign_requests() == [], f"{run.engine.name}: requests to another origin"
 
 
 @pytest.fixture(scope="module")
