@@ -69,9 +69,7 @@ def embed(model, pixels: np.ndarray, first: int) -> torch.Tensor:
     """(images, tokens, width) hidden states entering block `first`."""
     with torch.inference_mode():
         hidden = model.dinov2.embeddings(torch.from_numpy(np.ascontiguousarray(pixels)))
-        for layer in model.dinov2.encoder.layer[:first]:
-            hidden = layer(hidden)
-    return hidden
+        return top_states(model.dinov2.encoder.layer[:first], hidden)
 
 
 def cache_states(model, data: Path, per_class: int, first: int, folder: Path) -> tuple[torch.Tensor, np.ndarray]:
@@ -123,14 +121,9 @@ def lower_cache(folder: Path, first: int, name: str) -> tuple[int, Path] | None:
 
 def advance(model, hidden: torch.Tensor, start: int, first: int) -> torch.Tensor:
     """Run cached fp16 states entering block `start` on to block `first`."""
-    out = []
+    blocks = model.dinov2.encoder.layer[start:first]
     with torch.inference_mode():
-        for i in range(0, len(hidden), BATCH):
-            h = hidden[i:i + BATCH].float()
-            for layer in model.dinov2.encoder.layer[start:first]:
-                h = layer(h)
-            out.append(h)
-    return torch.cat(out)
+        return torch.cat([top_states(blocks, hidden[i:i + BATCH].float()) for i in range(0, len(hidden), BATCH)])
 
 
 def parameter_groups(model, first: int, lr_top: float, layer_decay: float, lr_head: float) -> list[dict]:

@@ -59,15 +59,19 @@ async function fetchBytes(url, onBytes) {
 // the Cache API (an insecure origin) or a digest, or when storage is full, it is a plain fetch.
 const MODEL_CACHE = "vitlens-model-files-v1";
 
-// A damaged or replaced file is named before onnxruntime-web sees it (crypto.subtle exists only in
-// secure contexts; elsewhere onnxruntime-web's own parse error is what the page reports).
-async function checkDigest(file, buffer, sha256) {
-  if (!sha256 || !self.crypto?.subtle) return;
+// A model file from the network; any failure names the file. A damaged or replaced file is named
+// before onnxruntime-web sees it (crypto.subtle exists only in secure contexts; elsewhere
+// onnxruntime-web's own parse error is what the page reports).
+async function downloadModelFile(url, file, sha256, onBytes) {
+  let buffer;
+  try { buffer = await fetchBytes(url, onBytes); } catch (error) { throw new Error(`${file} could not be read: ${error.message}`); }
+  if (!sha256 || !self.crypto?.subtle) return buffer;
   const digest = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", buffer)),
                             (b) => b.toString(16).padStart(2, "0")).join("");
   if (digest !== sha256) {
     throw new Error(`${file} is damaged: its sha256 is not the one manifest.json lists; export the model again`);
   }
+  return buffer;
 }
 
 async function fetchModelFile(base, file, manifest, onBytes) {
@@ -77,11 +81,7 @@ async function fetchModelFile(base, file, manifest, onBytes) {
   if (sha256 && self.caches) {
     try { cache = await caches.open(MODEL_CACHE); } catch { cache = null; }
   }
-  if (!cache) {
-    const buffer = await fetchBytes(url, onBytes);
-    await checkDigest(file, buffer, sha256);
-    return buffer;
-  }
+  if (!cache) return downloadModelFile(url, file, sha256, onBytes);
   const key = new URL(url);
   key.searchParams.set("sha256", sha256);
   const hit = await cache.match(key.href);
@@ -90,8 +90,7 @@ async function fetchModelFile(base, file, manifest, onBytes) {
     onBytes(buffer.byteLength);
     return buffer;
   }
-  const buffer = await fetchBytes(url, onBytes);
-  await checkDigest(file, buffer, sha256);
+  const buffer = await downloadModelFile(url, file, sha256, onBytes);
   try {
     for (const old of await cache.keys()) {
       if (new URL(old.url).pathname === key.pathname) await cache.delete(old);

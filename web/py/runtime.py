@@ -41,8 +41,8 @@ def check_names(manifest, sessions):
     wanted.update({s["file"]: ([s["input"]], list(s["outputs"])) for s in manifest["stages"]})
     for file, (inputs, outputs) in wanted.items():
         session = sessions[file]
-        have_in, have_out = list(session.inputNames), list(session.outputNames)
-        for kind, names, have in (("input", inputs, have_in), ("output", outputs, have_out)):
+        for kind, names, have in (("input", inputs, set(session.inputNames)),
+                                  ("output", outputs, set(session.outputNames))):
             missing = [n for n in names if n not in have]
             if missing:
                 raise ModelError(f"manifest.json does not match {file}: the graph has no {kind} {missing[0]!r} "
@@ -104,9 +104,8 @@ class ModelRuntime:
         for file in files:
             try:
                 buffers.append(await JS.fetchModelFile(base, file, listing, on_bytes))
-            except Exception as error:
-                message = js_message(error)  # a damaged file's message names it already
-                raise ModelError(message if message.startswith(file) else f"{file} could not be read: {message}") from None
+            except Exception as error:  # fetchModelFile's messages name the file
+                raise ModelError(js_message(error)) from None
         sessions = {}
         for i, (file, buffer) in enumerate(zip(files, buffers)):
             progress(0.8 + 0.2 * i / len(files), f"Initialising the model: part {i + 1} of {len(files)}")
