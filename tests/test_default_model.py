@@ -1,13 +1,14 @@
 """The default model as scripts/setup.sh builds it: a real DINOv2 ViT-S/14 with a CIFAR-10 head."""
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
 import pytest
 
 from export import fidelity
-from export.default_model import HEAD_SETTINGS, NAME, ROOT
+from export.default_model import HEAD_SETTINGS, NAME, ROOT, WEIGHTS_FILE, WEIGHTS_SETTINGS
 from export.preprocess import preprocess
 from export.samples import SAMPLES
 
@@ -40,6 +41,17 @@ def test_head_reached_its_target():
     settings = json.loads(HEAD_SETTINGS.read_text())
     assert settings["dev_top1_pytorch_features"] >= 0.75
     assert settings["dev_images"] == 5000
+
+
+def test_the_fine_tuned_weights_beat_the_linear_head():
+    if not WEIGHTS_FILE.is_file():
+        pytest.skip("no fine-tuned weights committed: the default model is the linear head")
+    record = json.loads(WEIGHTS_SETTINGS.read_text())
+    assert hashlib.sha256(WEIGHTS_FILE.read_bytes()).hexdigest() == record["sha256"]
+    assert WEIGHTS_FILE.stat().st_size < 50 * 2**20
+    assert record["dev_images"] == 5000 and len(record["dev_per_class_onnx"]) == 10
+    assert record["dev_top1_onnx"] > json.loads(HEAD_SETTINGS.read_text())["dev_top1_pytorch_features"]
+    assert record["history"][-1]["chelsea_cat_minus_background"] > 0
 
 
 def test_samples_match_the_manifest(manifest):
