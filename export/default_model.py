@@ -52,11 +52,16 @@ def finetuned_state() -> dict[str, torch.Tensor]:
     """The parameters export.finetune changed, upcast to fp32, after checking the file's sha256."""
     if not WEIGHTS_FILE.is_file() or not WEIGHTS_SETTINGS.is_file():
         raise RuntimeError(f"{WEIGHTS_FILE.name} or its .json is missing: run python -m export.finetune")
-    expected = json.loads(WEIGHTS_SETTINGS.read_text())["sha256"]
-    digest = hashlib.sha256(WEIGHTS_FILE.read_bytes()).hexdigest()
-    if digest != expected:
-        raise RuntimeError(f"{WEIGHTS_FILE.name} has sha256 {digest}, {WEIGHTS_SETTINGS.name} says {expected}")
-    return {name: value.float() for name, value in load_file(WEIGHTS_FILE).items()}
+    return load_weights(WEIGHTS_FILE, json.loads(WEIGHTS_SETTINGS.read_text()))
+
+
+def load_weights(path: Path, record: dict) -> dict[str, torch.Tensor]:
+    """fp16 parameters upcast to fp32, once their sha256 is the one their record lists."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != record["sha256"]:
+        raise ValueError(f"{path.name} is not the file its .json describes "
+                         f"(sha256 {digest}, the .json says {record['sha256']})")
+    return {name: value.float() for name, value in load_file(path).items()}
 
 
 def build_checkpoint(folder: Path = CHECKPOINT, cache: Path = CACHE, finetuned: bool = False) -> Path:
@@ -90,7 +95,7 @@ def main(argv=None) -> int:
         folder = build_checkpoint(cache=args.cache, finetuned=args.finetuned)
         final = export_model(str(folder), args.out, name=NAME, title=finetuned_title() if args.finetuned else TITLE,
                              make_default=True)
-    except (ExportError, RuntimeError) as error:
+    except (ExportError, RuntimeError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if args.finetuned:

@@ -41,11 +41,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from tqdm import tqdm
 
 from . import cifar
-from .default_model import CACHE, HEAD_FILE, HEAD_SETTINGS, LABELS, NAME, RECIPE, ROOT, WEIGHTS_FILE, WEIGHTS_SETTINGS
+from .default_model import (CACHE, HEAD_FILE, HEAD_SETTINGS, LABELS, NAME, RECIPE, ROOT, WEIGHTS_FILE,
+                            WEIGHTS_SETTINGS, load_weights)
 from .img_focus import build_classifier
 from .preprocess import preprocess
 
@@ -243,9 +244,8 @@ def start_from(model, args) -> dict:
     if record["settings"]["first_block"] < args.first_block:
         raise ValueError(f"--start-from: that run trained from block {record['settings']['first_block']}; "
                          f"--first-block must be at most that")
-    if sha256(args.start_from) != record["sha256"]:
-        raise ValueError(f"--start-from: {args.start_from.name} is not the file its .json describes")
-    model.load_state_dict({name: value.float() for name, value in load_file(args.start_from).items()}, strict=False)
+    state = load_weights(args.start_from, record)
+    model.load_state_dict(state, strict=False)
     return {key: record.get(key) for key in ("sha256", "command", "steps", "dev_top1_onnx", "started_from")}
 
 
@@ -371,16 +371,16 @@ def main(argv=None) -> None:
         torch.set_num_threads(args.threads)
     ignored = ("data", "cache", "checkpoint_every", "check_every", "threads", "start_from")
     settings = {key: value for key, value in vars(args).items() if key not in ignored}
-    if args.start_from:
-        settings["start_from_sha256"] = sha256(args.start_from)
+    model = load_model(args.cache)
+    earlier = start_from(model, args) if args.start_from else None
+    if earlier:
+        settings["start_from_sha256"] = earlier["sha256"]
     settings["held_out_from"] = f"training images after the first {head_images_per_class()} of each class"
     work = args.cache / "finetune"
     run_dir = work / ("run-" + hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10])
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "settings.json").write_text(json.dumps(settings, indent=1) + "\n")
 
-    model = load_model(args.cache)
-    earlier = start_from(model, args) if args.start_from else None
     started = time.time()
     states, labels = cache_states(model, args.data, args.per_class, args.first_block, work / f"k{args.first_block:02d}")
     cached = time.time()
