@@ -159,6 +159,22 @@ def test_state_survives_a_reload(watched, site):
     watched.assert_clean()
 
 
+def test_a_return_visit_reads_the_model_from_the_cache_api(watched, site):
+    """The parts are stored after the sessions are created (not on the start's path): once they are,
+    a reload starts without asking the server for any of them."""
+    start_files = [MANIFEST["preprocessing"]["graph"]] + [stage["file"] for stage in MANIFEST["stages"]]
+    watched.open(site, TOP_OF_DEFAULT)
+    watched.page.wait_for_function(
+        "caches.open('vitlens-model-files-v1').then((c) => c.keys())"
+        f".then((keys) => keys.length >= {len(start_files)})", timeout=60_000)
+    asked = []
+    watched.page.on("request", lambda r: asked.append(r.url.split("?")[0].rsplit("/", 1)[-1]))
+    watched.page.reload()
+    watched.wait_ready(timeout=120_000)
+    assert [f for f in start_files if f in asked] == [], asked
+    watched.assert_clean()
+
+
 def test_a_bad_url_state_is_explained_and_the_page_still_works(watched, site):
     watched.open(site, "#model=nope&image=zzz&view=detail&layer=99&token=abc")
     message = watched.page.inner_text("#message")

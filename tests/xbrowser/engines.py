@@ -133,7 +133,8 @@ class Engine:
             if time.monotonic() > deadline:
                 state = self.evaluate("({status: document.body.dataset.status, label: "
                                       "(document.getElementById('loading-label') || {}).textContent, "
-                                      "errors: (window.vitlensJS || {}).errors})")
+                                      "errors: (window.vitlensJS || {}).errors, "
+                                      "marks: performance.getEntriesByType('mark').map((m) => m.name)})")
                 raise TimeoutError(f"{self.name}: {what} not within {timeout:.0f} s; page state {state}")
             time.sleep(poll)
 

@@ -91,15 +91,21 @@ async function fetchModelFile(base, file, manifest, onBytes) {
     return buffer;
   }
   const buffer = await downloadModelFile(url, file, sha256, onBytes);
-  try {
+  keep(cache, key, buffer, file);
+  return buffer;
+}
+
+// Storing a file is off the start's path: its session is created as soon as its bytes are here,
+// whatever the browser's storage does, and the files are written one after another, not all at once.
+let cacheWrites = Promise.resolve();
+function keep(cache, key, buffer, file) {
+  const response = new Response(buffer);  // its own copy: onnxruntime-web's worker takes the buffer over
+  cacheWrites = cacheWrites.then(async () => {
     for (const old of await cache.keys()) {
       if (new URL(old.url).pathname === key.pathname) await cache.delete(old);
     }
-    await cache.put(key.href, new Response(buffer));  // the Response holds its own copy
-  } catch (error) {
-    console.warn(`not cached: ${file}: ${error}`);
-  }
-  return buffer;
+    await cache.put(key.href, response);
+  }).catch((error) => console.warn(`not cached: ${file}: ${error}`));
 }
 
 // Decode any image the browser can decode into RGBA bytes, honouring EXIF orientation.
