@@ -238,6 +238,11 @@ def head_images_per_class() -> int:
 HELD_OUT_KEYS = ("per_class", "first_image", "held_out", "seed")
 
 
+def seen_per_class(settings: dict) -> int:
+    """Images a class a run and the runs it continued trained on (records before --first-image: its --per-class)."""
+    return settings.get("seen_per_class", settings["per_class"])
+
+
 def held_out_after(args, earlier: dict | None) -> int:
     """Held-out images are drawn from each class's images from this index on.
 
@@ -251,7 +256,7 @@ def held_out_after(args, earlier: dict | None) -> int:
     settings = {"first_image": 0, "held_out_after": head, **earlier["settings"]}
     if all(settings[key] == getattr(args, key) for key in HELD_OUT_KEYS):
         return settings["held_out_after"]
-    seen = settings.get("seen_per_class", settings["per_class"])
+    seen = seen_per_class(settings)
     if args.per_class <= seen:
         held = ", ".join(f"--{key.replace('_', '-')} {settings[key]}" for key in HELD_OUT_KEYS)
         raise ValueError(f"--start-from: that run ({held}) was trained on images among the first {seen} of "
@@ -274,9 +279,8 @@ def start_from(model, args) -> tuple[dict, int]:
                          f"--first-block must be at most that")
     state = load_weights(args.start_from, record)
     model.load_state_dict(state, strict=False)
-    seen = record["settings"].get("seen_per_class", record["settings"]["per_class"])
     summary = {key: record.get(key) for key in ("sha256", "command", "steps", "dev_top1_onnx", "started_from")}
-    return {**summary, "seen_per_class": seen}, after
+    return {**summary, "seen_per_class": seen_per_class(record["settings"])}, after
 
 
 def learning_rate(step: int, total: int, warmup: int) -> float:
@@ -286,12 +290,12 @@ def learning_rate(step: int, total: int, warmup: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
 
-def train(model, args, states: torch.Tensor, labels: np.ndarray, run_dir: Path) -> dict:
+def train(model, args, states: torch.Tensor, labels: np.ndarray, run_dir: Path, held_out_after: int) -> dict:
     """Train the top of the model, resuming from run_dir/checkpoint.pt if present."""
     rng = np.random.default_rng(args.seed)
-    unseen = np.flatnonzero(per_class_index(len(states), args.first_image) >= args.held_out_after)
+    unseen = np.flatnonzero(per_class_index(len(states), args.first_image) >= held_out_after)
     if not len(unseen):
-        raise ValueError(f"--per-class must exceed {args.held_out_after}: held-out images come after the "
+        raise ValueError(f"--per-class must exceed {held_out_after}: held-out images come after the "
                          "images a class the head (or the --start-from run) was fitted on")
     held = rng.permutation(unseen)[: round(len(states) * args.held_out)]
     is_held = np.zeros(len(states), bool)
@@ -407,17 +411,15 @@ def main(argv=None) -> None:
     torch.manual_seed(args.seed)
     if args.threads:
         torch.set_num_threads(args.threads)
-    ignored = ("data", "cache", "checkpoint_every", "check_every", "threads", "start_from", "held_out_after")
+    ignored = ("data", "cache", "checkpoint_every", "check_every", "threads", "start_from")
     settings = {key: value for key, value in vars(args).items() if key not in ignored}
     model = load_model(args.cache)
-    earlier, args.held_out_after = start_from(model, args) if args.start_from else (None, held_out_after(args, None))
-    seen = args.per_class
+    earlier, after = start_from(model, args) if args.start_from else (None, held_out_after(args, None))
     if earlier:
         settings["start_from_sha256"] = earlier["sha256"]
-        seen = max(seen, earlier["seen_per_class"])
-    settings["held_out_after"] = args.held_out_after
-    settings["seen_per_class"] = seen  # every image a class this run and the runs it continues trained on
-    settings["held_out_from"] = f"training images after the first {args.held_out_after} of each class"
+    settings["held_out_after"] = after
+    settings["seen_per_class"] = max(args.per_class, earlier["seen_per_class"] if earlier else 0)
+    settings["held_out_from"] = f"training images after the first {after} of each class"
     work = args.cache / "finetune"
     run_dir = work / ("run-" + hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10])
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -427,7 +429,7 @@ def main(argv=None) -> None:
     states, labels = cache_states(model, args.data, args.per_class, args.first_block, work / f"k{args.first_block:02d}",
                                   args.first_image)
     cached = time.time()
-    result = train(model, args, states, labels, run_dir)
+    result = train(model, args, states, labels, run_dir, after)
     trained = time.time()
     states_tokens = states.shape[1]
     del states
