@@ -447,8 +447,8 @@ def main(argv=None) -> None:
         settings["start_from_sha256"] = earlier["sha256"]
     settings["held_out_drawn"] = draw
     settings["seen_per_class"] = max(args.per_class, earlier["seen_per_class"] if earlier else 0)
-    settings["held_out_from"] = (f"{len(held_out_images(draw))} training images drawn (seed {draw['seed']}) from each "
-                                 f"class's images {draw['after']} to {draw['per_class']}")
+    settings["held_out_from"] = (f"{len(held_out_images(draw))} training images in all, drawn (seed {draw['seed']}) "
+                                 f"from the images {draw['after']} to {draw['per_class']} of each class")
     work = args.cache / "finetune"
     run_dir = work / ("run-" + hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10])
     run_dir.mkdir(parents=True, exist_ok=True)
