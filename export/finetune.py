@@ -8,7 +8,9 @@ CIFAR-10, so its upper blocks are retrained. Two CPU cores allow it through thre
 1. Cache. Each training image goes through the embeddings and the frozen blocks 0..k-1 once; the
    hidden states entering block k are stored as fp16 in chunks under build/cache/finetune/k<k>/
    (20 images per class each, so a larger --per-class reuses them). A chunk already cached for a
-   lower block is advanced from there instead. Resumable.
+   lower block is advanced from there instead. Resumable. --flip caches and trains on the images
+   mirrored left to right instead (under k<k>-flip/): the one augmentation the cache allows, as
+   each view costs a pass through the frozen blocks.
 2. Train on every token (the default), or on a random subset: then every step keeps CLS and --keep
    of the 256 patch tokens of each image, drawn anew (position embeddings are already inside the
    states, so a subset is a valid, shorter sequence), about 4x cheaper per step at 64, and the last
@@ -46,6 +48,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors.torch import save_file
+from PIL import ImageOps
 from tqdm import tqdm
 
 from . import cifar
@@ -79,13 +82,19 @@ def embed(model, pixels: np.ndarray, first: int) -> torch.Tensor:
         return top_states(model.dinov2.encoder.layer[:first], hidden)
 
 
-def cache_states(model, data: Path, per_class: int, first: int, folder: Path,
-                 first_image: int = 0) -> tuple[torch.Tensor, np.ndarray]:
+def cache_folder(work: Path, block: int, flip: bool) -> Path:
+    """Where the states entering `block` are cached; mirror images apart from the originals."""
+    return work / (f"k{block:02d}" + ("-flip" if flip else ""))
+
+
+def cache_states(model, data: Path, per_class: int, first: int, work: Path,
+                 first_image: int = 0, flip: bool = False) -> tuple[torch.Tensor, np.ndarray]:
     """(images, 257, 384) fp16 hidden states entering block `first`, and the images' labels.
 
-    The images are those from `first_image` to `per_class` of each class. Rows are grouped by
-    chunk; inside a chunk, the chunk's images in class order.
+    The images are those from `first_image` to `per_class` of each class, mirrored left to right
+    with `flip`. Rows are grouped by chunk; inside a chunk, the chunk's images in class order.
     """
+    folder = cache_folder(work, first, flip)
     if per_class % CHUNK or first_image % CHUNK:
         raise ValueError(f"--per-class and --first-image must be multiples of {CHUNK}")
     if not 0 <= first_image < per_class:
@@ -104,11 +113,12 @@ def cache_states(model, data: Path, per_class: int, first: int, folder: Path,
     for n, start in enumerate(tqdm(starts, desc=f"cache states entering block {first}", unit="chunk")):
         path = path_of[start]
         if not path.exists():
-            lower = lower_cache(folder, first, path.name)
+            lower = lower_cache(work, first, flip, path.name)
             if lower is not None:
                 chunk = advance(model, torch.from_numpy(np.load(lower[1])), lower[0], first)
             else:
-                images = [image for images in by_class for image in images[start:start + CHUNK]]
+                images = [ImageOps.mirror(image) if flip else image
+                          for images in by_class for image in images[start:start + CHUNK]]
                 pixels = np.concatenate([preprocess(image, RECIPE) for image in images])
                 chunk = torch.cat([embed(model, pixels[i:i + BATCH], first) for i in range(0, len(pixels), BATCH)])
             np.save(path.with_suffix(".tmp.npy"), chunk.half().numpy())
@@ -121,10 +131,10 @@ def cache_states(model, data: Path, per_class: int, first: int, folder: Path,
     return states, labels
 
 
-def lower_cache(folder: Path, first: int, name: str) -> tuple[int, Path] | None:
+def lower_cache(work: Path, first: int, flip: bool, name: str) -> tuple[int, Path] | None:
     """The same chunk cached at the highest block below `first`, if any: advancing it is cheaper."""
     for block in range(first - 1, -1, -1):
-        path = folder.parent / f"k{block:02d}" / name
+        path = cache_folder(work, block, flip) / name
         if path.exists():
             return block, path
     return None
@@ -407,6 +417,10 @@ def main(argv=None) -> None:
     parser.add_argument("--first-image", type=int, default=0,
                         help="train on each class's images from this index to --per-class (multiple of 20): "
                              "after --start-from, the images that run never saw")
+    parser.add_argument("--flip", action="store_true",
+                        help="train on the images mirrored left to right (cached apart): new views for a run after "
+                             "--start-from on the same images; the held-out check then measures the mirrors of "
+                             "held-out images, which no run trained on either way round")
     parser.add_argument("--first-block", type=int, default=8, help="k: blocks k..11 are fine-tuned")
     parser.add_argument("--steps", type=int, default=600, help="optimiser steps")
     parser.add_argument("--batch", type=int, default=64)
@@ -455,8 +469,8 @@ def main(argv=None) -> None:
     (run_dir / "settings.json").write_text(json.dumps(settings, indent=1) + "\n")
 
     started = time.time()
-    states, labels = cache_states(model, args.data, args.per_class, args.first_block, work / f"k{args.first_block:02d}",
-                                  args.first_image)
+    states, labels = cache_states(model, args.data, args.per_class, args.first_block, work, args.first_image,
+                                  args.flip)
     cached = time.time()
     result = train(model, args, states, labels, run_dir, draw)
     trained = time.time()

@@ -7,6 +7,8 @@ from argparse import Namespace
 
 import numpy as np
 import pytest
+import torch
+from PIL import Image
 
 from export import finetune
 
@@ -103,3 +105,22 @@ def test_a_damaged_file_is_refused(tmp_path):
     args = Namespace(**SETTINGS, first_image=0, start_from=weights(tmp_path, digest="0" * 64))
     with pytest.raises(ValueError, match="is not the file its .json describes"):
         finetune.start_from(None, args)
+
+
+def test_mirror_images_are_cached_apart_and_mirrored(tmp_path, monkeypatch):
+    """--flip caches the states of each image mirrored left to right, next to the originals, never mixed."""
+    rng = np.random.default_rng(0)
+    images = [(Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)), label)
+              for label in range(len(finetune.LABELS)) for _ in range(finetune.CHUNK)]
+    monkeypatch.setattr(finetune.cifar, "read_archive", lambda path, per_class: images)
+    # (images, 2, 224): two rows of each image's red channel stand for its hidden states
+    monkeypatch.setattr(finetune, "embed", lambda model, pixels, first: torch.from_numpy(pixels[:, 0, :2]))
+    plain, labels = finetune.cache_states(None, tmp_path, finetune.CHUNK, 8, tmp_path)
+    mirror, mirror_labels = finetune.cache_states(None, tmp_path, finetune.CHUNK, 8, tmp_path, flip=True)
+    assert (labels == mirror_labels).all()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k08", "k08-flip"]
+    torch.testing.assert_close(mirror.float(), plain.float().flip(-1), atol=2e-3, rtol=0)
+    (tmp_path / "k06").mkdir()
+    (tmp_path / "k06" / "00000-00020.npy").touch()
+    assert finetune.lower_cache(tmp_path, 8, True, "00000-00020.npy") is None
+    assert finetune.lower_cache(tmp_path, 8, False, "00000-00020.npy") == (6, tmp_path / "k06" / "00000-00020.npy")
