@@ -124,3 +124,19 @@ def test_mirror_images_are_cached_apart_and_mirrored(tmp_path, monkeypatch):
     (tmp_path / "k06" / "00000-00020.npy").touch()
     assert finetune.lower_cache(tmp_path, 8, True, "00000-00020.npy") is None
     assert finetune.lower_cache(tmp_path, 8, False, "00000-00020.npy") == (6, tmp_path / "k06" / "00000-00020.npy")
+
+
+def test_reference_maps_are_the_teachers_cached_once_per_chunk(tmp_path):
+    """The map loss's references are computed once per chunk, by the blocks before fine-tuning."""
+    rows = finetune.CHUNK * len(finetune.LABELS)
+    states = torch.randn(2 * rows, 5, 8).half()  # two chunks of (tokens, width) states
+    teacher = [torch.nn.Linear(8, 8)]
+    maps = finetune.cache_maps(teacher, states, 2 * finetune.CHUNK, 8, tmp_path)
+    with torch.inference_mode():
+        expected = finetune.cls_similarity(teacher[0](states.float()))
+    torch.testing.assert_close(maps, expected)
+    assert sorted(p.name for p in (tmp_path / "k08" / "maps").iterdir()) == ["00000-00020.npy", "00020-00040.npy"]
+    again = finetune.cache_maps(None, states, 2 * finetune.CHUNK, 8, tmp_path)  # no teacher needed: read back
+    torch.testing.assert_close(again, maps)
+    later = finetune.cache_maps(None, states[rows:], 2 * finetune.CHUNK, 8, tmp_path, first_image=finetune.CHUNK)
+    torch.testing.assert_close(later, maps[rows:])
