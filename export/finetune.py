@@ -10,9 +10,9 @@ CIFAR-10, so its upper blocks are retrained. Two CPU cores allow it through thre
    (20 images per class each, so a larger --per-class reuses them). A chunk already cached for a
    lower block is advanced from there instead. Resumable. Beside each chunk, under maps/, go the map
    loss's references (see 2: each image's last-block CLS-to-patch similarity under the blocks before
-   fine-tuning), computed once instead of at every step (about a third of a step on two cores). --flip caches and trains on the images
-   mirrored left to right instead (under k<k>-flip/): the one augmentation the cache allows, as
-   each view costs a pass through the frozen blocks.
+   fine-tuning), computed once instead of at every step (about a third of a step on two cores).
+   --flip caches and trains on the images mirrored left to right instead (under k<k>-flip/): the
+   one augmentation the cache allows, as each view costs a pass through the frozen blocks.
 2. Train on every token (the default), or on a random subset: then every step keeps CLS and --keep
    of the 256 patch tokens of each image, drawn anew (position embeddings are already inside the
    states, so a subset is a valid, shorter sequence), about 4x cheaper per step at 64, and the last
