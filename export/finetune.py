@@ -123,8 +123,7 @@ def cache_states(model, data: Path, per_class: int, first: int, work: Path,
                           for images in by_class for image in images[start:start + CHUNK]]
                 pixels = np.concatenate([preprocess(image, RECIPE) for image in images])
                 chunk = torch.cat([embed(model, pixels[i:i + BATCH], first) for i in range(0, len(pixels), BATCH)])
-            np.save(path.with_suffix(".tmp.npy"), chunk.half().numpy())
-            path.with_suffix(".tmp.npy").rename(path)
+            save_chunk(path, chunk.half().numpy())
         chunk = torch.from_numpy(np.load(path))
         if states is None:  # one allocation: the cache is several GB
             states = torch.empty((rows * len(starts),) + tuple(chunk.shape[1:]), dtype=torch.float16)
@@ -135,6 +134,12 @@ def cache_states(model, data: Path, per_class: int, first: int, work: Path,
 
 def chunk_name(start: int) -> str:
     return f"{start:05d}-{start + CHUNK:05d}.npy"
+
+
+def save_chunk(path: Path, array: np.ndarray) -> None:
+    """Whole or not at all: an interrupted run leaves no half-written chunk to resume from."""
+    np.save(path.with_suffix(".tmp.npy"), array)
+    path.with_suffix(".tmp.npy").rename(path)
 
 
 def cache_maps(teacher, states: torch.Tensor, per_class: int, first: int, work: Path,
@@ -157,8 +162,7 @@ def cache_maps(teacher, states: torch.Tensor, per_class: int, first: int, work: 
             with torch.inference_mode():
                 similarity = torch.cat([cls_similarity(top_states(teacher, chunk[i:i + BATCH].float()))
                                         for i in range(0, rows, BATCH)])
-            np.save(path.with_suffix(".tmp.npy"), similarity.numpy())
-            path.with_suffix(".tmp.npy").rename(path)
+            save_chunk(path, similarity.numpy())
         maps[n * rows:(n + 1) * rows] = torch.from_numpy(np.load(path))
     return maps
 
