@@ -430,7 +430,7 @@ def train(model, args, states: torch.Tensor, labels: np.ndarray, run_dir: Path, 
             loss = torch.nn.functional.cross_entropy(logits.float(), torch.from_numpy(labels[rows]),
                                                      label_smoothing=args.label_smoothing)
             if args.keep_maps:
-                if keep >= states.shape[1] - 1:  # every token: the cached map
+                if hidden.shape[1] == states.shape[1]:  # every token: the cached map
                     reference = maps[rows]
                 else:
                     with torch.no_grad():
