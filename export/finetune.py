@@ -13,6 +13,10 @@ CIFAR-10, so its upper blocks are retrained. Two CPU cores allow it through thre
    fine-tuning), computed once instead of at every step (about a third of a step on two cores).
    --flip caches and trains on the images mirrored left to right instead (under k<k>-flip/): the
    one augmentation the cache allows, as each view costs a pass through the frozen blocks.
+   --augment trains without a cache on a new view of every image at every step (a random crop of
+   the image padded by 4 px, mirrored or not: CIFAR-10's usual augmentation), sent through the
+   frozen blocks each time. With --bf16 on a CPU with AMX that pass costs about as much as the
+   step itself: fresh views of every image, never the same twice.
 2. Train on every token (the default), or on a random subset: then every step keeps CLS and --keep
    of the 256 patch tokens of each image, drawn anew (position embeddings are already inside the
    states, so a subset is a valid, shorter sequence), about 4x cheaper per step at 64, and the last
@@ -50,7 +54,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors.torch import save_file
-from PIL import ImageOps
+from PIL import Image, ImageOps
 from tqdm import tqdm
 
 from . import cifar
@@ -62,6 +66,7 @@ from .preprocess import preprocess
 CHUNK = 20  # images per class in one cache chunk
 BATCH = 50  # images per forward pass while caching
 MASK_FILE = ROOT / "tests" / "data" / "chelsea_mask.txt"
+PAD = 4  # pixels of mirrored border around a CIFAR-10 image before --augment's random crop
 
 
 def sha256(path: Path) -> str:
@@ -106,10 +111,7 @@ def cache_states(model, data: Path, per_class: int, first: int, work: Path,
     path_of = {s: folder / chunk_name(s) for s in starts}
     by_class = None
     if not all(p.exists() for p in path_of.values()):
-        items = cifar.read_archive(data / cifar.TRAIN, per_class)
-        by_class = [[image for image, label in items if label == c] for c in range(len(LABELS))]
-        if min(map(len, by_class)) < per_class:
-            raise ValueError(f"the training archive has fewer than {per_class} images of some class")
+        by_class = images_by_class(data, per_class)
     rows = CHUNK * len(LABELS)
     states = None
     for n, start in enumerate(tqdm(starts, desc=f"cache states entering block {first}", unit="chunk")):
@@ -130,6 +132,79 @@ def cache_states(model, data: Path, per_class: int, first: int, work: Path,
         states[n * rows:(n + 1) * rows] = chunk
     labels = per_class_label(rows * len(starts))
     return states, labels
+
+
+def images_by_class(data: Path, per_class: int) -> list[list[Image.Image]]:
+    """The first `per_class` training images of each class, by class."""
+    items = cifar.read_archive(data / cifar.TRAIN, per_class)
+    by_class = [[image for image, label in items if label == c] for c in range(len(LABELS))]
+    if min(map(len, by_class)) < per_class:
+        raise ValueError(f"the training archive has fewer than {per_class} images of some class")
+    return by_class
+
+
+def in_cache_order(by_class: list[list], first_image: int, per_class: int) -> list:
+    """Each class's images `first_image`..`per_class` in the order of `cache_states`' rows."""
+    return [image for start in range(first_image, per_class, CHUNK)
+            for images in by_class for image in images[start:start + CHUNK]]
+
+
+def augment(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A crop of the image's size at a random place in the image padded by PAD mirrored pixels,
+    mirrored left to right half the time."""
+    array = np.asarray(image)
+    height, width = array.shape[:2]
+    padded = np.pad(array, ((PAD, PAD), (PAD, PAD), (0, 0)), mode="reflect")
+    top, left = rng.integers(0, 2 * PAD + 1, size=2)
+    crop = padded[top:top + height, left:left + width]
+    if rng.random() < 0.5:
+        crop = crop[:, ::-1]
+    return Image.fromarray(np.ascontiguousarray(crop))
+
+
+class CachedViews:
+    """The training states read from the cache: the same view of each image at every epoch."""
+
+    def __init__(self, states: torch.Tensor, maps: torch.Tensor | None):
+        self.states, self.maps = states, maps
+        self.tokens = states.shape[1]
+
+    def __len__(self) -> int:
+        return len(self.states)
+
+    def batch(self, rows: np.ndarray, step: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(images, tokens, width) fp32 states entering the first trained block, and their
+        reference maps (None without the map loss)."""
+        return self.states[rows].float(), None if self.maps is None else self.maps[rows]
+
+    def unaugmented(self, rows: np.ndarray) -> torch.Tensor:
+        return self.states[rows]
+
+
+class AugmentedViews:
+    """A new view of each image at every step (`augment`), sent through the frozen blocks there and
+    then, in bfloat16 autocast with bf16 like the trained blocks. A row's view depends on the seed
+    and the step alone, so a resumed run sees what it would have seen. No cached maps: the map loss
+    asks the teacher at every step."""
+
+    def __init__(self, model, images: list, first: int, bf16: bool, seed: int):
+        self.model, self.images, self.first, self.bf16, self.seed = model, images, first, bf16, seed
+        self.tokens = self.unaugmented(np.arange(1)).shape[1]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def batch(self, rows: np.ndarray, step: int) -> tuple[torch.Tensor, None]:
+        rng = np.random.default_rng([self.seed, step])
+        pixels = np.concatenate([preprocess(augment(self.images[row], rng), RECIPE) for row in rows])
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            hidden = embed(self.model, pixels, self.first)
+        return hidden.float().clone(), None  # clone: a plain tensor, which autograd may save
+
+    def unaugmented(self, rows: np.ndarray) -> torch.Tensor:
+        """The images as they are, in fp32, as the exported model sees them: for the held-out check."""
+        pixels = np.concatenate([preprocess(self.images[row], RECIPE) for row in rows])
+        return torch.cat([embed(self.model, pixels[i:i + BATCH], self.first) for i in range(0, len(pixels), BATCH)])
 
 
 def chunk_name(start: int) -> str:
@@ -373,12 +448,11 @@ def learning_rate(step: int, total: int, warmup: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
 
-def train(model, args, states: torch.Tensor, labels: np.ndarray, run_dir: Path, held: np.ndarray,
-          teacher, maps: torch.Tensor | None) -> dict:
-    """Train the top of the model, resuming from run_dir/checkpoint.pt if present; `held`: the
-    (class, index) pairs of the held-out images; `teacher`: the top blocks before fine-tuning, whose
-    maps the map loss holds (`maps`: theirs on every token, cached)."""
-    is_held = np.zeros(len(states), bool)
+def train(model, args, views, labels: np.ndarray, run_dir: Path, held: np.ndarray, teacher) -> dict:
+    """Train the top of the model, resuming from run_dir/checkpoint.pt if present; `views`:
+    `CachedViews` or `AugmentedViews`; `held`: the (class, index) pairs of the held-out images;
+    `teacher`: the top blocks before fine-tuning, whose maps the map loss holds."""
+    is_held = np.zeros(len(views), bool)
     is_held[row_of(held, args.first_image)] = True
     train_rows, val_rows = np.flatnonzero(~is_held), np.flatnonzero(is_held)
 
@@ -395,7 +469,7 @@ def train(model, args, states: torch.Tensor, labels: np.ndarray, run_dir: Path, 
         optimizer.load_state_dict(saved["optimizer"])
         step, history = saved["step"], saved["history"]
         print(f"resuming at step {step} of {total}")
-    val_states, val_labels = states[val_rows], labels[val_rows]
+    val_states, val_labels = views.unaugmented(val_rows), labels[val_rows]
 
     def check():
         history.append({"step": step, "held_out_top1": accuracy(model, args.first_block, val_states, val_labels),
@@ -418,20 +492,21 @@ def train(model, args, states: torch.Tensor, labels: np.ndarray, run_dir: Path, 
         order = np.random.default_rng(args.seed + 1 + epoch).permutation(train_rows)
         rows = order[position * args.batch:(position + 1) * args.batch]
         generator.manual_seed(args.seed * 1_000_003 + step)  # the same subset after a resume
-        keep = args.keep if step < total - args.full_steps else states.shape[1]
+        keep = args.keep if step < total - args.full_steps else views.tokens
         model.train()
         factor = learning_rate(step, total, args.warmup)
         for group in optimizer.param_groups:
             group["lr"] = group["base_lr"] * factor
-        hidden = token_subset(states[rows].float(), keep, generator)
+        states, cached_maps = views.batch(rows, step)
+        hidden = token_subset(states, keep, generator)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
             top = top_states(model.dinov2.encoder.layer[args.first_block:], hidden)
             logits = top_logits(model, args.first_block, hidden, patch_gradient=args.patch_gradient, states=top)
             loss = torch.nn.functional.cross_entropy(logits.float(), torch.from_numpy(labels[rows]),
                                                      label_smoothing=args.label_smoothing)
             if args.keep_maps:
-                if hidden.shape[1] == states.shape[1]:  # every token: the cached map
-                    reference = maps[rows]
+                if cached_maps is not None and hidden.shape[1] == states.shape[1]:  # every token
+                    reference = cached_maps
                 else:
                     with torch.no_grad():
                         reference = cls_similarity(top_states(teacher, hidden).float())
@@ -463,6 +538,9 @@ def main(argv=None) -> None:
                         help="train on the images mirrored left to right (cached apart): new views for a run after "
                              "--start-from on the same images; the held-out check then measures the mirrors of "
                              "held-out images, which no run trained on either way round")
+    parser.add_argument("--augment", action="store_true",
+                        help="no cache: a new random crop and mirror of every image at every step, through the "
+                             "frozen blocks each time (with --bf16, on a CPU with AMX)")
     parser.add_argument("--first-block", type=int, default=8, help="k: blocks k..11 are fine-tuned")
     parser.add_argument("--steps", type=int, default=600, help="optimiser steps")
     parser.add_argument("--batch", type=int, default=64)
@@ -492,6 +570,8 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--cache", type=Path, default=CACHE)
     args = parser.parse_args(argv)
+    if args.augment and args.flip:
+        parser.error("--augment mirrors images at random already: drop --flip")
     torch.manual_seed(args.seed)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -513,15 +593,22 @@ def main(argv=None) -> None:
     (run_dir / "settings.json").write_text(json.dumps(settings, indent=1) + "\n")
 
     started = time.time()
-    states, labels = cache_states(model, args.data, args.per_class, args.first_block, work, args.first_image,
-                                  args.flip)
-    maps = (cache_maps(teacher, states, args.per_class, args.first_block, work, args.first_image, args.flip)
-            if args.keep_maps else None)
+    if args.augment:
+        images = in_cache_order(images_by_class(args.data, args.per_class), args.first_image, args.per_class)
+        views = AugmentedViews(model, images, args.first_block, args.bf16, args.seed)
+        labels = per_class_label(len(views))
+    else:
+        states, labels = cache_states(model, args.data, args.per_class, args.first_block, work, args.first_image,
+                                      args.flip)
+        maps = (cache_maps(teacher, states, args.per_class, args.first_block, work, args.first_image, args.flip)
+                if args.keep_maps else None)
+        views = CachedViews(states, maps)
+        del states, maps
     cached = time.time()
-    result = train(model, args, states, labels, run_dir, held, teacher, maps)
+    result = train(model, args, views, labels, run_dir, held, teacher)
     trained = time.time()
-    states_tokens = states.shape[1]
-    del states
+    tokens = views.tokens
+    del views
 
     weights = {name: p.detach().half().contiguous() for name, p in trained_parameters(model, args.first_block).items()}
     WEIGHTS_FILE.parent.mkdir(parents=True, exist_ok=True)
@@ -535,9 +622,11 @@ def main(argv=None) -> None:
             for key, value in vars(args).items() if key not in ignored and value is not False)
             + (f" --start-from {args.start_from}" if args.start_from else ""),
         "settings": settings, "preprocessing": RECIPE,
-        "augmentation": "none: every token of every image" if args.keep >= states_tokens - 1 else
-                        f"a random subset of {args.keep} of the patch tokens per image and step "
-                        f"(all tokens in the last {args.full_steps} steps)",
+        "augmentation": ("a random crop (padded by 4 px) and mirror of every image, new at every step; "
+                         if args.augment else "every image mirrored left to right; " if args.flip else "")
+                        + ("every token" if args.keep >= tokens - 1 else
+                           f"a random subset of {args.keep} of the patch tokens per image and step "
+                           f"(all tokens in the last {args.full_steps} steps)"),
         "initial_head": HEAD_FILE.name, "started_from": earlier,
         **result,
         "minutes_caching": round((cached - started) / 60, 1), "minutes_training": round((trained - cached) / 60, 1),

@@ -140,3 +140,45 @@ def test_reference_maps_are_the_teachers_cached_once_per_chunk(tmp_path):
     torch.testing.assert_close(again, maps)
     later = finetune.cache_maps(None, states[rows:], 2 * finetune.CHUNK, 8, tmp_path, first_image=finetune.CHUNK)
     torch.testing.assert_close(later, maps[rows:])
+
+
+def test_augment_crops_the_padded_image_at_random_and_mirrors_half_the_time():
+    image = np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    padded = np.pad(image, ((finetune.PAD,) * 2, (finetune.PAD,) * 2, (0, 0)), mode="reflect")
+    windows = {(top, left, mirrored): window[:, ::-1] if mirrored else window
+               for top in range(2 * finetune.PAD + 1) for left in range(2 * finetune.PAD + 1)
+               for window in [padded[top:top + 32, left:left + 32]] for mirrored in (False, True)}
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(40):
+        view = np.asarray(finetune.augment(Image.fromarray(image), rng))
+        seen.add(next(key for key, window in windows.items() if (window == view).all()))
+    assert {mirrored for _, _, mirrored in seen} == {False, True} and len(seen) > 20
+    again = [np.asarray(finetune.augment(Image.fromarray(image), np.random.default_rng(5))) for _ in range(2)]
+    assert (again[0] == again[1]).all()
+
+
+def test_images_are_put_in_the_caches_row_order():
+    by_class = [[(label, index) for index in range(60)] for label in range(len(finetune.LABELS))]
+    images = finetune.in_cache_order(by_class, 20, 60)
+    rows = len(images)
+    assert rows == 40 * len(finetune.LABELS)
+    assert images == list(zip(finetune.per_class_label(rows), finetune.per_class_index(rows, 20)))
+
+
+def test_augmented_views_are_new_at_each_step_and_the_same_after_a_resume():
+    from types import SimpleNamespace
+    # the red channel's first two rows stand for an image's hidden states
+    model = SimpleNamespace(dinov2=SimpleNamespace(embeddings=lambda pixels: pixels[:, 0, :2],
+                                                   encoder=SimpleNamespace(layer=[])))
+    rng = np.random.default_rng(0)
+    images = [Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)) for _ in range(6)]
+    views = finetune.AugmentedViews(model, images, 8, bf16=False, seed=0)
+    rows = np.array([4, 1, 2])
+    first, cached = views.batch(rows, 3)
+    assert cached is None and not first.is_inference() and first.shape == (3, 2, 224)
+    torch.testing.assert_close(views.batch(rows, 3)[0], first)
+    assert not torch.equal(views.batch(rows, 4)[0], first)
+    plain = torch.from_numpy(np.concatenate([finetune.preprocess(images[r], finetune.RECIPE) for r in rows]))
+    torch.testing.assert_close(views.unaugmented(rows), plain[:, 0, :2])
+    assert views.tokens == 2 and len(views) == 6
