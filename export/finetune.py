@@ -89,6 +89,15 @@ def embed(model, pixels: np.ndarray, first: int) -> torch.Tensor:
         return top_states(model.dinov2.encoder.layer[:first], hidden)
 
 
+def embed_all(model, pixels: np.ndarray, first: int) -> torch.Tensor:
+    """`embed` BATCH images at a time."""
+    return torch.cat([embed(model, pixels[i:i + BATCH], first) for i in range(0, len(pixels), BATCH)])
+
+
+def pixels_of(images: list) -> np.ndarray:
+    return np.concatenate([preprocess(image, RECIPE) for image in images])
+
+
 def cache_folder(work: Path, block: int, flip: bool) -> Path:
     """Where the states entering `block` are cached; mirror images apart from the originals."""
     return work / (f"k{block:02d}" + ("-flip" if flip else ""))
@@ -123,8 +132,7 @@ def cache_states(model, data: Path, per_class: int, first: int, work: Path,
             else:
                 images = [ImageOps.mirror(image) if flip else image
                           for images in by_class for image in images[start:start + CHUNK]]
-                pixels = np.concatenate([preprocess(image, RECIPE) for image in images])
-                chunk = torch.cat([embed(model, pixels[i:i + BATCH], first) for i in range(0, len(pixels), BATCH)])
+                chunk = embed_all(model, pixels_of(images), first)
             save_chunk(path, chunk.half().numpy())
         chunk = torch.from_numpy(np.load(path))
         if states is None:  # one allocation: the cache is several GB
@@ -196,15 +204,14 @@ class AugmentedViews:
 
     def batch(self, rows: np.ndarray, step: int) -> tuple[torch.Tensor, None]:
         rng = np.random.default_rng([self.seed, step])
-        pixels = np.concatenate([preprocess(augment(self.images[row], rng), RECIPE) for row in rows])
+        pixels = pixels_of([augment(self.images[row], rng) for row in rows])
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
             hidden = embed(self.model, pixels, self.first)
         return hidden.float().clone(), None  # clone: a plain tensor, which autograd may save
 
     def unaugmented(self, rows: np.ndarray) -> torch.Tensor:
         """The images as they are, in fp32, as the exported model sees them: for the held-out check."""
-        pixels = np.concatenate([preprocess(self.images[row], RECIPE) for row in rows])
-        return torch.cat([embed(self.model, pixels[i:i + BATCH], self.first) for i in range(0, len(pixels), BATCH)])
+        return embed_all(self.model, pixels_of([self.images[row] for row in rows]), self.first)
 
 
 def chunk_name(start: int) -> str:
