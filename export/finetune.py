@@ -231,7 +231,8 @@ def cache_maps(teacher, states: torch.Tensor, per_class: int, first: int, work: 
     A reference is an image's last-block CLS-to-patch similarity under the blocks before
     fine-tuning, so it depends on the image alone: computed once per cached chunk (under maps/,
     beside the states) instead of by the teacher at every step, where it took about a third of a
-    step on every token.
+    step on every token. For the same reason a chunk's maps cached beside another block's states
+    are copied, not computed again (they differ only by the fp16 rounding of the cached states).
     """
     folder = cache_folder(work, first, flip) / "maps"
     folder.mkdir(parents=True, exist_ok=True)
@@ -239,6 +240,9 @@ def cache_maps(teacher, states: torch.Tensor, per_class: int, first: int, work: 
     maps = torch.empty((len(states), states.shape[1] - 1))
     for n, start in enumerate(tqdm(range(first_image, per_class, CHUNK), desc="cache reference maps", unit="chunk")):
         path = folder / chunk_name(start)
+        other = other_maps(work, first, flip, path.name)
+        if not path.exists() and other is not None:
+            save_chunk(path, np.load(other))
         if not path.exists():
             chunk = states[n * rows:(n + 1) * rows]
             with torch.inference_mode():
@@ -247,6 +251,15 @@ def cache_maps(teacher, states: torch.Tensor, per_class: int, first: int, work: 
             save_chunk(path, similarity.numpy())
         maps[n * rows:(n + 1) * rows] = torch.from_numpy(np.load(path))
     return maps
+
+
+def other_maps(work: Path, first: int, flip: bool, name: str) -> Path | None:
+    """The same chunk's reference maps cached beside another block's states, if any."""
+    for folder in sorted(work.glob("k[0-9][0-9]" + ("-flip" if flip else ""))):
+        path = folder / "maps" / name
+        if folder != cache_folder(work, first, flip) and path.exists():
+            return path
+    return None
 
 
 def lower_cache(work: Path, first: int, flip: bool, name: str) -> tuple[int, Path] | None:

@@ -140,6 +140,11 @@ def test_reference_maps_are_the_teachers_cached_once_per_chunk(tmp_path):
     torch.testing.assert_close(again, maps)
     later = finetune.cache_maps(None, states[rows:], 2 * finetune.CHUNK, 8, tmp_path, first_image=finetune.CHUNK)
     torch.testing.assert_close(later, maps[rows:])
+    lower = finetune.cache_maps(None, states, 2 * finetune.CHUNK, 6, tmp_path)  # another block: copied
+    torch.testing.assert_close(lower, maps)
+    assert sorted(p.name for p in (tmp_path / "k06" / "maps").iterdir()) == ["00000-00020.npy", "00020-00040.npy"]
+    with pytest.raises(TypeError):  # no teacher: mirror images have maps of their own, computed by the teacher
+        finetune.cache_maps(None, states, 2 * finetune.CHUNK, 6, tmp_path, flip=True)
 
 
 def test_augment_crops_the_padded_image_at_random_and_mirrors_half_the_time():
