@@ -131,7 +131,7 @@ def cache_states(model, data: Path, per_class: int, first: int, work: Path,
                 chunk = advance(model, torch.from_numpy(np.load(lower[1])), lower[0], first)
             else:
                 images = [ImageOps.mirror(image) if flip else image
-                          for images in by_class for image in images[start:start + CHUNK]]
+                          for image in in_cache_order(by_class, start, start + CHUNK)]
                 chunk = embed_all(model, pixels_of(images), first)
             save_chunk(path, chunk.half().numpy())
         chunk = torch.from_numpy(np.load(path))
@@ -240,10 +240,10 @@ def cache_maps(teacher, states: torch.Tensor, per_class: int, first: int, work: 
     maps = torch.empty((len(states), states.shape[1] - 1))
     for n, start in enumerate(tqdm(range(first_image, per_class, CHUNK), desc="cache reference maps", unit="chunk")):
         path = folder / chunk_name(start)
-        other = other_maps(work, first, flip, path.name)
-        if not path.exists() and other is not None:
+        other = None if path.exists() else other_maps(work, first, flip, path.name)
+        if other is not None:
             save_chunk(path, np.load(other))
-        if not path.exists():
+        elif not path.exists():
             chunk = states[n * rows:(n + 1) * rows]
             with torch.inference_mode():
                 similarity = torch.cat([cls_similarity(top_states(teacher, chunk[i:i + BATCH].float()))
@@ -642,7 +642,7 @@ def main(argv=None) -> None:
             for key, value in vars(args).items() if key not in ignored and value is not False)
             + (f" --start-from {args.start_from}" if args.start_from else ""),
         "settings": settings, "preprocessing": RECIPE,
-        "augmentation": ("a random crop (padded by 4 px) and mirror of every image, new at every step; "
+        "augmentation": (f"a random crop (padded by {PAD} px) and mirror of every image, new at every step; "
                          if args.augment else "every image mirrored left to right; " if args.flip else "")
                         + ("every token" if args.keep >= tokens - 1 else
                            f"a random subset of {args.keep} of the patch tokens per image and step "
