@@ -2,9 +2,10 @@
 
 Every class, function and relation is read from the *installed* transformers source with `ast`, so the graph
 shows the code the exported model actually ran, never a hand-typed diagram that drifts from it. Nodes keep
-their exact source text (what `inspect.getsource` returns) so the viewer can show it verbatim; the concept
-nodes carry a short explanation and formula for students and are linked to the code by detection rules
-over the syntax tree.
+their exact source text (what `inspect.getsource` returns) so the viewer can show it verbatim, and its
+tokens as Pygments reads them, so the viewer only wraps each in a coloured span; the concept nodes carry a
+short explanation and formula for students and are linked to the code by detection rules over the syntax
+tree.
 """
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Callable
 
 import transformers
+from pygments.lexers import PythonLexer
+from pygments.token import Comment, Keyword, Name, Number, Operator, String
 
 from .families import SUPPORTED
 
@@ -23,6 +26,11 @@ from .families import SUPPORTED
 TORCH_BLOCKS = ("nn.Linear", "nn.Conv2d", "nn.LayerNorm", "nn.Dropout", "nn.Parameter")
 
 Code = ast.ClassDef | ast.FunctionDef
+
+# Pygments' token types, in order, to the few kinds the viewer colours (.kg-tok-<kind> in web/knowledge.css)
+HIGHLIGHT = ((Keyword, "keyword"), (Operator.Word, "keyword"), (String, "string"), (Comment, "comment"),
+             (Number, "number"), (Name.Decorator, "decorator"), (Name.Class, "name"), (Name.Function, "name"),
+             (Name.Builtin.Pseudo, "self"))
 
 
 def _name(expr: ast.expr) -> str:
@@ -223,7 +231,7 @@ def _code_node(node: Code, module: str, file: str, lines: list[str]) -> dict:
     first = min([node.lineno] + [d.lineno for d in node.decorator_list])
     source = "".join(lines[first - 1:node.end_lineno])
     return {"id": node.name, "kind": "class" if isinstance(node, ast.ClassDef) else "function",
-            "module": module, "file": file, "line": first, "source": source,
+            "module": module, "file": file, "line": first, "source": source, "tokens": _tokens(source),
             "docstring": ast.get_docstring(node) or "", "sha256": hashlib.sha256(source.encode()).hexdigest()}
 
 
@@ -231,3 +239,16 @@ def _torch_node(block: str) -> dict:
     """A torch.nn building block: named, not expanded (its source is PyTorch's, not the model's)."""
     return {"id": block, "kind": "torch", "module": "torch.nn", "file": None, "line": None, "source": "",
             "docstring": "", "sha256": None}
+
+
+def _tokens(source: str) -> list[list[str]]:
+    """The source as [kind, text] runs for the viewer's highlighting: Pygments' Python tokens mapped to the
+    kinds of HIGHLIGHT ("" for plain text), neighbours of one kind merged. Their texts joined are the source."""
+    runs: list[list[str]] = []
+    for token_type, text in PythonLexer(stripnl=False, ensurenl=False).get_tokens(source):
+        kind = next((kind for types, kind in HIGHLIGHT if token_type in types), "")
+        if runs and runs[-1][0] == kind:
+            runs[-1][1] += text
+        else:
+            runs.append([kind, text])
+    return runs

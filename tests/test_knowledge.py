@@ -112,6 +112,23 @@ def test_sources_are_the_installed_code(graphs, architecture):
 
 
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_sources_come_highlighted_by_pygments(graphs, architecture):
+    """The viewer only wraps the tokens in spans: joined they are the source, each of a kind the CSS colours."""
+    code = [n for n in graphs[architecture]["nodes"] if n["kind"] in ("class", "function")]
+    for node in code:
+        assert "".join(text for _, text in node["tokens"]) == node["source"], node["id"]
+        assert {kind for kind, _ in node["tokens"]} <= {"", "keyword", "string", "comment", "number", "decorator",
+                                                         "name", "self"}
+        marked = {(kind, text) for kind, text in node["tokens"]}
+        assert ("keyword", "class" if node["kind"] == "class" else "def") in marked
+        assert ("name", node["id"]) in marked
+    tokens = [tuple(t) for n in code for t in n["tokens"]]
+    assert ("self", "self") in tokens and ("keyword", "return") in tokens
+    assert any(kind == "string" and text.startswith('"""') for kind, text in tokens)  # docstrings
+    assert all(text.strip() for kind, text in tokens if kind)  # a coloured run is never bare whitespace
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
 def test_graph_is_consistent(graphs, architecture):
     graph = graphs[architecture]
     node_ids = [n["id"] for n in graph["nodes"]]

@@ -1,5 +1,7 @@
 """The knowledge background graph (EL-VIT §V-B) in a real browser, on knowledge-preview.html.
 
+That page (tests/fixtures) is not part of the site: the browser is served it at the site's root, beside web/.
+
 Every node of the default model's knowledge.json is drawn, no label covers a node or another label once the
 layout has settled, and each node's modal shows the real source of the installed transformers class.
 """
@@ -13,8 +15,10 @@ import pytest
 
 from export.default_model import NAME
 
-from .conftest import WEB
+from .conftest import ROOT, WEB
 
+FIXTURES = ROOT / "tests" / "fixtures"
+PREVIEW = ("knowledge-preview.html", "knowledge-preview.js", "knowledge-preview.css")
 GRAPH_FILE = WEB / "model" / NAME / "knowledge.json"
 GRAPH = json.loads(GRAPH_FILE.read_text()) if GRAPH_FILE.exists() else {"nodes": [], "edges": []}
 CODE = [n for n in GRAPH["nodes"] if n["kind"] in ("class", "function")]
@@ -26,6 +30,9 @@ TOLERANCE = 0.5  # px: boxes may touch, not overlap
 def graph_page(watched, site):
     if not GRAPH_FILE.exists():
         pytest.fail(f"{GRAPH_FILE} is missing: run python -m export.default_model")
+    fixture = {site + name: FIXTURES / name for name in PREVIEW}
+    watched.page.route(lambda url: url.split("?")[0] in fixture,
+                       lambda route: route.fulfill(path=fixture[route.request.url.split("?")[0]]))
     watched.page.goto(f"{site}knowledge-preview.html?model={NAME}")
     watched.page.wait_for_function("document.body.dataset.status !== 'loading'", timeout=60_000)
     assert watched.page.evaluate("document.body.dataset.status") == "ready", watched.page.inner_text("#kg-status")
@@ -177,7 +184,7 @@ def test_every_family_lays_out_without_overlaps(graph_page, architecture):
     from export.knowledge import build_graph
     page = graph_page.page
     graph = build_graph(architecture)
-    page.evaluate("async (graph) => { const { renderKnowledgeGraph } = await import('./js/knowledge.js');"
+    page.evaluate("async (graph) => { const { renderKnowledgeGraph } = await import('./js/knowledge/index.js');"
                   " renderKnowledgeGraph(document.getElementById('knowledge-graph'), graph); }", graph)
     assert page.locator(".kg-svg").count() == 1  # the previous drawing was replaced
     assert crossings(page, graph) == []

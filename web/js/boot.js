@@ -6,9 +6,9 @@ import * as ort from "../vendor/ort/ort.wasm.min.mjs";
 import * as draw from "./draw.js";
 import * as overview from "./overview.js";
 import * as detail from "./detail.js";
-import * as operations from "./operations.js";
+import * as operations from "./operations/index.js";
 import * as interpret from "./interpret.js";
-import { renderKnowledgeGraph } from "./knowledge.js";
+import { renderKnowledgeGraph } from "./knowledge/index.js";
 
 await isolate();  // may reload the page once, on a static host without COOP/COEP headers
 
@@ -239,8 +239,7 @@ async function preview({ base, manifest, sessions }) {
   }
   const elapsed = performance.now() - started;
   const probabilities = Array.from(value.data);
-  const top = probabilities.indexOf(Math.max(...probabilities));
-  draw.prediction("#prediction-list", manifest.labels.map((label, i) => ({ label, p: probabilities[i], top: i === top, index: i })));
+  const top = draw.probabilities("#prediction-list", manifest.labels, probabilities);
   document.getElementById("prediction-top").textContent = manifest.labels[top];
   document.getElementById("prediction-time").textContent =
     `Forward pass ${elapsed.toFixed(0)} ms in this browser, while Python starts; the views follow.`;

@@ -1,8 +1,11 @@
 // Model detail: small multiples, one map per channel (EL-VIT Fig. 6), drawn on one canvas so that
 // hundreds of maps stay smooth. Python (web/py/detail.py) hands over 0..255 levels; hovering
 // reports (map, cell) back to Python, which reads the raw value from the model's tensor.
+import { VIRIDIS } from "./colours.js";
+import { canvasPoint } from "./pointer.js";
+
+export { legend } from "./colours.js";  // the colour scale with its two ends labelled
 const d3 = window.d3;
-const LUT = Array.from({ length: 256 }, (_, i) => d3.rgb(d3.interpolateViridis(i / 255)));
 const GAP = 6;
 
 // Cells of one map: special tokens on a row of their own above the patch grid.
@@ -37,7 +40,7 @@ export function drawMaps(canvas, levels, count, layout, onHover) {
     const ox = (m % perRow) * (g.width + GAP);
     const oy = Math.floor(m / perRow) * (g.height + GAP);
     for (let cell = 0; cell < cells; cell++) {
-      const colour = LUT[bytes[m * cells + cell]];
+      const colour = VIRIDIS[bytes[m * cells + cell]];
       const [cx, cy] = cellOrigin(layout, g, cell, cellPx);
       for (let y = 0; y < cellPx; y++) {
         let p = ((oy + cy + y) * canvas.width + ox + cx) * 4;
@@ -49,9 +52,7 @@ export function drawMaps(canvas, levels, count, layout, onHover) {
   }
   context.putImageData(image, 0, 0);
   canvas.onmousemove = (event) => {
-    const box = canvas.getBoundingClientRect();
-    const x = (event.clientX - box.left) * canvas.width / box.width;
-    const y = (event.clientY - box.top) * canvas.height / box.height;
+    const { x, y } = canvasPoint(canvas, event);
     const m = Math.floor(y / (g.height + GAP)) * perRow + Math.floor(x / (g.width + GAP));
     const lx = x % (g.width + GAP);
     const ly = y % (g.height + GAP);
@@ -69,17 +70,6 @@ export function drawMaps(canvas, levels, count, layout, onHover) {
   };
   canvas.onmouseleave = () => onHover(-1, -1);
   return { perRow, cellPx, mapWidth: g.width, mapHeight: g.height, gap: GAP };
-}
-
-// The colour scale with its two ends labelled.
-export function legend(container, low, high) {
-  const root = d3.select(container);
-  root.selectAll("*").remove();
-  root.append("span").attr("class", "legend-end").text(low);
-  const bar = root.append("canvas").attr("class", "legend-bar").attr("width", 256).attr("height", 1).node();
-  const context = bar.getContext("2d");
-  LUT.forEach((c, i) => { context.fillStyle = c.formatHex(); context.fillRect(i, 0, 1, 1); });
-  root.append("span").attr("class", "legend-end").text(high);
 }
 
 // The focus+context strip: one level of the data flow as steps left to right, the drawn tensor

@@ -27,6 +27,14 @@ export function prediction(selector, rows) {
   row.select(".class-value").text((d) => `${(100 * d.p).toFixed(d.p >= 0.1 ? 1 : 2)}%`);
 }
 
+// The rows of one probability per label, the most probable marked top; returns that label's index.
+export function probabilities(selector, labels, values) {
+  values = Array.from(values);
+  const top = values.indexOf(Math.max(...values));
+  prediction(selector, Array.from(labels, (label, i) => ({ label, p: values[i], top: i === top, index: i })));
+  return top;
+}
+
 // Show a decoded bitmap, letterboxed, on a canvas.
 export function showImage(canvas, bitmap) {
   const context = canvas.getContext("2d");

@@ -2,10 +2,10 @@
 // the same map for every block as small multiples. Python (web/py/interpret_view.py) hands over
 // the values; colours are viridis between the map's own minimum and maximum, or, for the logit
 // lens, one colour per class with the class probability as opacity.
-const d3 = window.d3;
-export const CLASS_COLOURS = d3.schemeTableau10;
+import { CLASS_COLOURS, classLegend, legend as viridisLegend, viridisAt } from "./colours.js";
+import { cellAt } from "./pointer.js";
 
-const VIRIDIS = Array.from({ length: 256 }, (_, i) => d3.rgb(d3.interpolateViridis(i / 255)));
+const d3 = window.d3;
 const CLASSES = CLASS_COLOURS.map((c) => d3.rgb(c));
 
 // Writes the colour of patch i into pixel i of `data` (RGBA bytes): no allocation per patch.
@@ -16,8 +16,7 @@ function paintPatch(data, map, i) {
     alpha = Math.round(255 * map.values[i]);
   } else {
     const [low, high] = map.domain;
-    const t = high > low ? (map.values[i] - low) / (high - low) : 0.5;
-    c = VIRIDIS[Math.round(255 * Math.max(0, Math.min(1, t)))];
+    c = viridisAt(high > low ? (map.values[i] - low) / (high - low) : 0.5);
   }
   data[4 * i] = c.r;
   data[4 * i + 1] = c.g;
@@ -87,12 +86,7 @@ export function drawMain(canvas, image, map, grid, opacity, selected, onHover, o
   grid = Array.from(grid);
   paintOverlay(canvas, image, map, grid, opacity, selected);
   const [rows, cols] = grid;
-  const patchAt = (event) => {
-    const box = canvas.getBoundingClientRect();
-    const c = Math.floor((event.clientX - box.left) / box.width * cols);
-    const r = Math.floor((event.clientY - box.top) / box.height * rows);
-    return r >= 0 && r < rows && c >= 0 && c < cols ? r * cols + c : -1;
-  };
+  const patchAt = (event) => cellAt(canvas, event, rows, cols);
   canvas.onmousemove = (event) => onHover(patchAt(event));
   canvas.onmouseleave = () => onHover(-1);
   canvas.onclick = (event) => { const p = patchAt(event); if (p >= 0) onPick(p); };
@@ -122,29 +116,8 @@ export function markMultiple(container, current) {
   d3.select(container).selectAll("figure").attr("aria-current", (m) => String(m.block === current));
 }
 
-let viridisPixels = null;
-function viridisBar() {
-  if (!viridisPixels) {
-    viridisPixels = new ImageData(256, 1);
-    VIRIDIS.forEach((c, i) => viridisPixels.data.set([c.r, c.g, c.b, 255], 4 * i));
-  }
-  return viridisPixels;
-}
-
 // A legend: viridis between two numbers, or one swatch per class.
 export function legend(container, low, high, classes) {
-  const root = d3.select(container);
-  root.selectAll("*").remove();
-  if (classes) {
-    Array.from(classes).forEach((label, i) => {
-      root.append("span").attr("class", "class-swatch").style("background", CLASS_COLOURS[i % CLASS_COLOURS.length]);
-      root.append("span").text(label);
-    });
-    root.append("span").attr("class", "caption").text("  (faint = low probability)");
-    return;
-  }
-  root.append("span").attr("class", "legend-end").text(low);
-  const bar = root.append("canvas").attr("class", "legend-bar").attr("width", 256).attr("height", 1).node();
-  bar.getContext("2d").putImageData(viridisBar(), 0, 0);
-  root.append("span").attr("class", "legend-end").text(high);
+  if (classes) classLegend(container, classes);
+  else viridisLegend(container, low, high);
 }

@@ -1,7 +1,7 @@
 """Operation views (EL-VIT V-C): gather one operation's real tensors and open its animated modal.
 
 Browser-only. The arithmetic is redone by the stdlib module `operations` from the model's inputs
-and learned parameters; the drawing is web/js/operations.js. Every modal also receives the
+and learned parameters; the drawing is web/js/operations/. Every modal also receives the
 model's own result, so the page shows both and the tests compare them.
 """
 import asyncio
