@@ -3,6 +3,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The test-only packages (pytest, Playwright, Selenium) are installed here, not by the serving path.
+stamp=.venv/.installed-test-$(sha256sum pyproject.toml | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+  .venv/bin/python -m pip install -q -e ".[test]"
+  touch "$stamp"
+fi
 # The browsers: Chromium (tests/e2e, tests/xbrowser), Firefox ESR and WebKitGTK in Xvfb (tests/xbrowser).
 need=()
 for pair in /usr/bin/chromium:chromium /usr/bin/firefox-esr:firefox-esr \
