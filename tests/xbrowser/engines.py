@@ -2,7 +2,10 @@
 
 - Chromium: Debian's ``chromium`` through Playwright (as tests/e2e).
 - Firefox: Debian's ``firefox-esr`` headless, driven over WebDriver BiDi by the small client below
-  (a websocket, no geckodriver needed).
+  (a websocket, no geckodriver needed). Kept rather than Selenium + geckodriver because no
+  geckodriver for Linux can be installed here: Debian ships none, PyPI's ``geckodriver-wrapper``
+  0.4 holds only a Windows ``geckodriver.exe`` (PE32), and npm's ``geckodriver`` downloads the
+  binary in its postinstall step, from a host this machine cannot reach.
 - WebKit: Debian's ``WebKitWebDriver`` and its MiniBrowser (WebKitGTK) through Selenium, in a
   private Xvfb display (WebKitGTK has no headless mode).
 
