@@ -6,11 +6,12 @@ module `interpret` slices one selection out of it; web/js/interpret.js draws.
 from array import array
 
 import js
-from pyodide.ffi import create_proxy, to_js
+from pyodide.ffi import to_js
 
 import interpret
 import operations
 import tensors
+from view import View
 
 JS = js.vitlensJS
 document = js.document
@@ -49,29 +50,30 @@ def js_map(one):
     return out
 
 
-class InterpretationView:
-    def __init__(self, app):
-        self.app = app
+class InterpretationView(View):
+    name = "interpretation"
+
+    def __init__(self, page):
+        super().__init__(page)
         self.block = None  # 0 = embeddings output, b = block b's output; None until a model is shown
         self.image_for = None  # (classified counter, JS image source) of the model input drawn under maps
-        self.shown = None  # the main map's values and classes, for the hover readout
+        self.shown_map = None  # the main map's values and classes, for the hover readout
         self.drawn = None  # (what was chosen, every block's map) as the small multiples show them
-        self.hover = create_proxy(self.on_hover)
-        self.pick_patch = create_proxy(self.on_pick_patch)
-        self.pick_block = create_proxy(self.on_pick_block)
-        self.pick_head = create_proxy(self.on_pick_head)
-        app.proxies.extend([self.hover, self.pick_patch, self.pick_block, self.pick_head])
+        self.hover = page.proxy(self.on_hover)
+        self.pick_patch = page.proxy(self.on_pick_patch)
+        self.pick_block = page.proxy(self.on_pick_block)
+        self.pick_head = page.proxy(self.on_pick_head)
 
     @property
     def manifest(self):
-        return self.app.runtime.manifest
+        return self.page.runtime.manifest
 
     def bind(self):
         for id_ in ("interp-kind", "interp-head", "interp-fusion", "interp-block"):
-            self.app.on(element(id_), "change", self.on_change)
-        self.app.on(element("interp-opacity"), "input", self.on_change)
+            self.page.on(element(id_), "change", self.on_change)
+        self.page.on(element("interp-opacity"), "input", self.on_change)
         # The typed value is read during dispatch: a render running first rewrites the field.
-        self.app.on(element("interp-token"), "change", self.on_token, read=lambda e: e.target.value)
+        self.page.on(element("interp-token"), "change", self.on_token, read=lambda e: e.target.value)
 
     def reset(self):
         """A new model: options for its blocks and heads."""
@@ -92,13 +94,13 @@ class InterpretationView:
 
     def source(self):
         """The model's own input, as the image under every map (patches align exactly)."""
-        if self.image_for is None or self.image_for[0] != self.app.classified:
+        if self.image_for is None or self.image_for[0] != self.page.classified:
             m = self.manifest
             height, width = m["image_size"]
             recipe = m["preprocessing"]
-            rgba = operations.image_bytes(self.app.runtime.floats("pixel_values"), height, width,
+            rgba = operations.image_bytes(self.page.runtime.floats("pixel_values"), height, width,
                                           recipe["mean"], recipe["std"])
-            self.image_for = (self.app.classified, JS.interpret.imageSource(to_js(memoryview(rgba)), width, height))
+            self.image_for = (self.page.classified, JS.interpret.imageSource(to_js(memoryview(rgba)), width, height))
         return self.image_for[1]
 
     def choice(self):
@@ -119,18 +121,18 @@ class InterpretationView:
             picks = interpret.lens_maps(out["lens"], tokens, len(m["labels"]), block, special)
             return {"classes": [c for c, _ in picks], "values": [p for _, p in picks]}
         if kind == "attention":
-            probs = self.app.runtime.floats(f"layer.{block - 1}.attention.probs")
+            probs = self.page.runtime.floats(f"layer.{block - 1}.attention.probs")
             return {"values": interpret.attention_map(probs, m["num_heads"], tokens, head, token, special)}
         return {"values": interpret.rollout_map(out[f"rollout.{fusion}"], tokens, block - 1, token, special)}
 
-    async def render(self):
+    async def show(self):
         """Run analysis.onnx for a new image if need be, then draw."""
-        app = self.app
-        if app.probabilities is None or app.state.view != "interpretation":
+        page = self.page
+        if page.probabilities is None or page.state.view != "interpretation":
             return
-        async with app.lock:
+        async with page.lock:
             try:
-                await app.runtime.analysis()
+                await page.runtime.analysis()
             except Exception as error:
                 element("interp-meaning").textContent = f"The Interpretation view cannot run: {error}"
                 return
@@ -138,18 +140,18 @@ class InterpretationView:
 
     def refresh(self):
         """An interaction: draw at once when the analysis is at hand (no task, no timer hop)."""
-        if self.app.runtime.analysed is not None and not self.app.lock.locked():
-            if self.app.state.view == "interpretation":
+        if self.page.runtime.analysed is not None and not self.page.lock.locked():
+            if self.page.state.view == "interpretation":
                 self.draw()
         else:
-            self.app.schedule(self.render())
+            self.page.schedule(self.show())
 
     def draw(self):
-        app = self.app
+        page = self.page
         m = self.manifest
-        out = {name.removeprefix("analysis."): app.runtime.floats(name) for name in app.runtime.analysed}
+        out = {name.removeprefix("analysis."): page.runtime.floats(name) for name in page.runtime.analysed}
         kind, head, fusion = self.choice()
-        token = app.state.token
+        token = page.state.token
         first = 1 if kind in BY_LAYER else 0
         self.block = max(first, self.block)
         element("interp-block").value = str(self.block)
@@ -160,7 +162,7 @@ class InterpretationView:
             option.disabled = int(option.value) < first
         image = self.source()
         opacity = float(element("interp-opacity").value)
-        key = (app.classified, kind, head, fusion, token, opacity)
+        key = (page.classified, kind, head, fusion, token, opacity)
         if self.drawn is None or self.drawn[0] != key:  # a new set of maps; else only the block changed
             maps = []
             for b in range(first, m["num_layers"] + 1):
@@ -178,7 +180,7 @@ class InterpretationView:
         selected = token - special if token >= special and kind not in ("norms", "lens") else -1
         JS.interpret.drawMain(element("interp-canvas"), image, js_map(main), to_js(m["grid"]), opacity,
                               selected, self.hover, self.pick_patch)
-        self.shown = main
+        self.shown_map = main
         if kind == "lens":
             JS.interpret.legend(element("interp-legend"), "", "", to_js(m["labels"]))
         else:
@@ -186,7 +188,7 @@ class InterpretationView:
             JS.interpret.legend(element("interp-legend"), f"{low:.3g}", f"{high:.3g}", None)
         where = "embeddings output" if self.block == 0 else f"block {self.block}"
         scale = "" if kind == "lens" else " Each map is coloured between its own minimum and maximum."
-        element("interp-meaning").textContent = f"{MEANINGS[kind]} Now: {where}, {app.modals.token_label(token)}.{scale}"
+        element("interp-meaning").textContent = f"{MEANINGS[kind]} Now: {where}, {page.token_label(token)}.{scale}"
         self.render_side(out, token)
         self.render_heads(kind, token, image, opacity)
         canvas = element("interp-canvas")
@@ -199,7 +201,7 @@ class InterpretationView:
         if section.hidden:
             return
         m = self.manifest
-        probs = self.app.runtime.floats(f"layer.{self.block - 1}.attention.probs")
+        probs = self.page.runtime.floats(f"layer.{self.block - 1}.attention.probs")
         maps = []
         for head in range(m["num_heads"]):
             values = interpret.attention_map(probs, m["num_heads"], m["tokens"], head, token, len(m["special_tokens"]))
@@ -221,7 +223,7 @@ class InterpretationView:
         side = element("interp-side")
         side.replaceChildren()
         title = document.createElement("p")
-        title.textContent = f"{self.app.modals.token_label(token)} through the final LayerNorm and head at this block:"
+        title.textContent = f"{self.page.token_label(token)} through the final LayerNorm and head at this block:"
         listing = document.createElement("ol")
         for index, p in top:
             item = document.createElement("li")
@@ -231,22 +233,22 @@ class InterpretationView:
 
     def on_hover(self, patch):
         readout = element("interp-readout")
-        if patch < 0 or self.shown is None:
+        if patch < 0 or self.shown_map is None:
             readout.textContent = "Hover a patch to read its value."
             return
         m = self.manifest
         row, col = divmod(patch, m["grid"][1])
-        value = self.shown["values"][patch]
+        value = self.shown_map["values"][patch]
         token = patch + len(m["special_tokens"])
-        if "classes" in self.shown:
-            text = f"{m['labels'][self.shown['classes'][patch]]}, probability {value:.4f}"
+        if "classes" in self.shown_map:
+            text = f"{m['labels'][self.shown_map['classes'][patch]]}, probability {value:.4f}"
         else:
             text = f"value {value:.6g}"
         readout.textContent = f"token {token}: patch at row {row}, column {col} · {text}"
         readout.dataset.patch, readout.dataset.value = str(patch), repr(value)
 
     def on_pick_patch(self, patch):
-        if self.app.set_token(patch + len(self.manifest["special_tokens"])):
+        if self.page.set_token(patch + len(self.manifest["special_tokens"])):
             self.refresh()
 
     def on_pick_block(self, block):
@@ -263,5 +265,5 @@ class InterpretationView:
             token = int(typed)
         except ValueError:
             token = -1
-        if self.app.set_token(token, field=target, typed=typed):
+        if self.page.set_token(token, field=target, typed=typed):
             self.refresh()

@@ -9,7 +9,6 @@ import asyncio
 import js
 from pyodide.ffi import create_proxy, to_js
 
-import detail
 import operations
 import tensors
 from runtime import plain
@@ -18,17 +17,17 @@ JS = js.vitlensJS
 
 
 class Modals:
-    def __init__(self, app):
-        self.app = app
+    def __init__(self, page):
+        self.page = page
         self.callbacks = []  # proxies of the open modal, freed when the next one opens
 
     @property
     def runtime(self):
-        return self.app.runtime
+        return self.page.runtime
 
     @property
     def manifest(self):
-        return self.app.runtime.manifest
+        return self.page.runtime.manifest
 
     def callback(self, function):
         proxy = create_proxy(function)
@@ -40,11 +39,8 @@ class Modals:
             proxy.destroy()
         self.callbacks = []
 
-    def token_label(self, token):
-        return detail.token_label(self.manifest, token)
-
     def fail(self, error):
-        self.app.notify([f"This operation view cannot open: {error}"], error=True)
+        self.page.notify([f"This operation view cannot open: {error}"], error=True)
 
     # ---- 1. patch embedding ---------------------------------------------------------------
 
@@ -87,12 +83,12 @@ class Modals:
     async def open_gelu(self, event=None, target=None):
         """The chosen block's MLP activation for the chosen token, unit by unit, on the GELU graph."""
         m = self.manifest
-        block = self.app.state.layer - 1
-        width, t = m["mlp_size"], self.app.state.token
+        block = self.page.state.layer - 1
+        width, t = m["mlp_size"], self.page.state.token
         inputs = (await self.runtime.values(f"layer.{block}.mlp.pre_act"))[t * width:(t + 1) * width]
         outputs = (await self.runtime.values(f"layer.{block}.mlp.post_act"))[t * width:(t + 1) * width]
         low, high = min(inputs), max(inputs)
-        data = {"title": f"GELU in block {block + 1}, {self.token_label(t)}",
+        data = {"title": f"GELU in block {block + 1}, {self.page.token_label(t)}",
                 "note": (f"The MLP's {width} hidden units of this token before (x) and after GELU, as the model "
                          "computed them, placed on the graph of GELU(x) = x·Φ(x). Step with ◀ ▶|, the arrow keys, "
                          "or play; Escape closes."),
@@ -112,7 +108,7 @@ class Modals:
 
     async def open_positions(self, event=None, target=None):
         m = self.manifest
-        first = max(0, self.app.state.token - len(m["special_tokens"]))
+        first = max(0, self.page.state.token - len(m["special_tokens"]))
         data = {"title": "Position embeddings: which patches look alike to the model?",
                 "note": ("Each patch's learned position embedding (embeddings.position, as added to this image's "
                          f"{m['grid'][0]}×{m['grid'][1]} grid) compared with every other by cosine "
@@ -126,7 +122,7 @@ class Modals:
 
     async def open_attention(self, event=None, target=None, head=0):
         m = self.manifest
-        block = self.app.state.layer - 1
+        block = self.page.state.layer - 1
         values = await self.runtime.block(block)
         heads, tokens, d = m["num_heads"], m["tokens"], m["head_size"]
         query = await self.runtime.values(f"layer.{block}.attention.query")
@@ -147,7 +143,7 @@ class Modals:
                          "query token to jump to its row."),
                 "head": head, "heads": heads, "tokens": tokens, "grid": m["grid"],
                 "special": len(m["special_tokens"]), "specialNames": m["special_tokens"],
-                "labels": [self.token_label(t) for t in range(tokens)], "start": self.app.state.token}
+                "labels": [self.page.token_label(t) for t in range(tokens)], "start": self.page.state.token}
         self.fresh()
         data_js = plain(data)
         data_js.scores, data_js.probs = scores, probs
@@ -166,7 +162,7 @@ class Modals:
 
     async def open_layer_norm(self, event=None, target=None, choice=None):
         m = self.manifest
-        block, t, dim = self.app.state.layer - 1, self.app.state.token, m["hidden_size"]
+        block, t, dim = self.page.state.layer - 1, self.page.state.token, m["hidden_size"]
         choices = self.norm_choices(block)
         name, label, source = next((c for c in choices if c[0] == choice), choices[0])
         try:
@@ -177,7 +173,7 @@ class Modals:
         x = (await self.runtime.values(source))[t * dim:(t + 1) * dim]
         model = (await self.runtime.values(name))[t * dim:(t + 1) * dim]
         result = operations.layer_norm(x, gamma, beta, m["layer_norm_eps"])
-        data = {"title": f"LayerNorm ({label}), {self.token_label(t)}",
+        data = {"title": f"LayerNorm ({label}), {self.page.token_label(t)}",
                 "note": (f"LayerNorm centres and scales one token's {dim} features by their own mean μ and "
                          "variance σ², then applies the learned per-feature scale γ and shift β. Input: "
                          f"{source}. Every number is recomputed here from that input and the learned γ, β; the "

@@ -1,7 +1,7 @@
 """The page's state as it lives in the URL fragment, so a reload or a shared link restores it.
 
 Standard library only, shared by the page and the CPython tests. Numbers in the URL are the
-ones a user reads on screen: blocks and heads count from 1, tokens from 0 (0 is CLS).
+ones a user reads on screen: blocks count from 1, tokens from 0 (0 is CLS).
 """
 from dataclasses import dataclass, replace
 from urllib.parse import parse_qsl, urlencode
@@ -16,7 +16,6 @@ class State:
     image: str = ""
     view: str = "overview"
     layer: int = 1
-    head: int = 1
     token: int = 0
     tensor: str = ""  # an exposed tensor's name, where Model detail should open
 
@@ -33,7 +32,7 @@ def parse(fragment):
                 values[key] = value
             else:
                 problems.append(f"unknown view {value!r}; showing the overview")
-        elif key in ("layer", "head", "token"):
+        elif key in ("layer", "token"):
             try:
                 values[key] = int(value)
             except ValueError:
@@ -43,7 +42,7 @@ def parse(fragment):
 
 def serialize(state):
     return "#" + urlencode([("model", state.model), ("image", state.image), ("view", state.view),
-                            ("layer", state.layer), ("head", state.head), ("token", state.token)]
+                            ("layer", state.layer), ("token", state.token)]
                            + ([("tensor", state.tensor)] if state.tensor else []))
 
 
@@ -60,8 +59,7 @@ def validate(state, manifest, sample_ids):
     if state.tensor and state.tensor not in {t["name"] for t in manifest["tensors"]} | {"encoder.outputs"}:
         problems.append(f"this model has no tensor {state.tensor!r}")
         changes["tensor"] = ""
-    for key, top, first in (("layer", manifest["num_layers"], 1), ("head", manifest["num_heads"], 1),
-                            ("token", manifest["tokens"] - 1, 0)):
+    for key, top, first in (("layer", manifest["num_layers"], 1), ("token", manifest["tokens"] - 1, 0)):
         value = getattr(state, key)
         if not first <= value <= top:
             problems.append(f"{key} {value} is out of range {first}..{top}; using {first}")

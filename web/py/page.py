@@ -1,0 +1,115 @@
+"""The page's one store: what every view reads (model, image, URL state) and the few actions they share.
+
+Browser-only. The shell (app.py) fills it; each view gets it and nothing else, so no view reads
+another view's widgets or reaches into the shell.
+"""
+import asyncio
+import json
+
+import js
+from pyodide.ffi import create_proxy
+
+import detail
+import state as url_state
+from runtime import ModelError
+
+document = js.document
+
+
+def element(id_):
+    return document.getElementById(id_)
+
+
+def make(tag, cls=None, text=None, **attrs):
+    node = document.createElement(tag)
+    if cls:
+        node.className = cls
+    if text is not None:
+        node.textContent = text
+    for key, value in attrs.items():
+        node.setAttribute(key.replace("_", "-"), str(value))
+    return node
+
+
+async def fetch_json(url):
+    response = await js.fetch(url)
+    if not response.ok:
+        raise ModelError(f"{url}: HTTP {response.status}")
+    try:
+        return json.loads(await response.text())
+    except ValueError as error:
+        raise ModelError(f"{url} is not valid JSON ({error})") from None
+
+
+class Page:
+    def __init__(self):
+        self.runtime = None  # the model on screen (runtime.ModelRuntime)
+        self.state = url_state.State()  # what the URL fragment restores
+        self.image = None  # the decoded image on screen (JS object)
+        self.probabilities = None  # the model's probabilities for it
+        self.classified = 0  # images classified so far: a view's cache key for "this image"
+        self.lock = asyncio.Lock()  # one forward pass or analysis at a time
+        self.proxies = []  # event handlers stay alive as long as the page
+        self.open_view = None  # set by the shell: show another view
+
+    @property
+    def manifest(self):
+        return self.runtime.manifest
+
+    def on(self, node, event, handler, prevent_default=False, read=None):
+        """Listen for an event; the handler gets the event (or what `read` took from it) and the node.
+
+        A plain function runs during the dispatch. A coroutine function runs as a task, a
+        setTimeout later (4-30 ms in a busy tab): what must happen during dispatch
+        (preventDefault, reading a drop's files or a field's value) happens here.
+        """
+        def listener(e):
+            if prevent_default:
+                e.preventDefault()
+            result = handler(read(e) if read else e, node)
+            if asyncio.iscoroutine(result):
+                self.schedule(result)
+        node.addEventListener(event, self.proxy(listener))
+
+    def proxy(self, function):
+        """A JavaScript callable for `function`, kept alive with the page."""
+        proxy = create_proxy(function)
+        self.proxies.append(proxy)
+        return proxy
+
+    @staticmethod
+    def schedule(coroutine):
+        asyncio.ensure_future(coroutine)
+
+    def notify(self, messages, error=False):
+        box = element("message")
+        box.textContent = " ".join(messages)
+        box.hidden = not messages
+        box.className = "message error" if error else "message"
+
+    def update(self, **changes):
+        """Change the state and write it to the URL."""
+        self.state = url_state.replace_fields(self.state, **changes)
+        self.write_url()
+
+    def write_url(self):
+        fragment = url_state.serialize(self.state)
+        if js.location.hash != fragment:
+            js.history.replaceState(None, "", fragment)
+
+    def token_label(self, token):
+        return detail.token_label(self.manifest, token)
+
+    def set_token(self, token, field=None, typed=None):
+        """The token every view follows; a bad index is explained and the previous one kept (False)."""
+        top = self.manifest["tokens"] - 1
+        if not 0 <= token <= top:
+            typed = token if typed is None else typed
+            self.notify([f"Token {typed!r} is not in 0..{top}; keeping token {self.state.token}."], error=True)
+            if field is not None:
+                field.value = str(self.state.token)
+            return False
+        self.state = url_state.replace_fields(self.state, token=token)
+        self.notify([])
+        self.write_url()
+        return True
