@@ -11,6 +11,7 @@ import numpy as np
 from torch import nn
 
 from .families import Family
+from .names import names
 
 
 def named_parameters(model: nn.Module, family: Family) -> list[tuple[str, str, np.ndarray]]:
@@ -24,8 +25,9 @@ def named_parameters(model: nn.Module, family: Family) -> list[tuple[str, str, n
         for tensor, attribute, where in (("norm_before", family.norm_before, "before attention"),
                                          ("norm_after", family.norm_after, "before the MLP")):
             norm = block.get_submodule(attribute)
-            out.append((f"layer.{i}.{tensor}.gamma", f"block {i + 1} LayerNorm {where}: scale γ", norm.weight))
-            out.append((f"layer.{i}.{tensor}.beta", f"block {i + 1} LayerNorm {where}: shift β", norm.bias))
+            out.append((names.in_block(i, f"{tensor}.gamma"), f"block {i + 1} LayerNorm {where}: scale γ",
+                        norm.weight))
+            out.append((names.in_block(i, f"{tensor}.beta"), f"block {i + 1} LayerNorm {where}: shift β", norm.bias))
     out.append(("final_norm.gamma", "final LayerNorm: scale γ", base.layernorm.weight))
     out.append(("final_norm.beta", "final LayerNorm: shift β", base.layernorm.bias))
     return [(name, meaning, value.detach().float().numpy()) for name, meaning, value in out]

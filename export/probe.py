@@ -15,6 +15,7 @@ from torch import nn
 from transformers import AttentionInterface
 
 from .families import Family
+from .names import names
 
 ATTENTION = "vitlens_probe"
 
@@ -39,37 +40,36 @@ def tensor_specs(family: Family, num_layers: int) -> list[TensorSpec]:
         TensorSpec("embeddings.position", "embeddings",
                    "position embeddings added to each token"
                    + (" (bicubically resized to this image's patch grid)" if family.name == "dinov2" else "")),
-        TensorSpec("embeddings.output", "embeddings", "tokens entering block 1: embeddings plus position embeddings"),
+        TensorSpec(names.EMBEDDINGS_OUTPUT, names.EMBEDDINGS,
+                   "tokens entering block 1: embeddings plus position embeddings"),
     ]
     for i in range(num_layers):
-        stage, p, n = f"layer.{i}", f"layer.{i}.", i + 1
+        stage, n = names.block(i), i + 1
+
+        def spec(part, meaning):
+            return TensorSpec(names.in_block(i, part), stage, meaning)
         specs += [
-            TensorSpec(p + "norm_before", stage, f"block {n} input after the LayerNorm before attention"),
-            TensorSpec(p + "attention.query", stage, f"block {n} queries, per head"),
-            TensorSpec(p + "attention.key", stage, f"block {n} keys, per head"),
-            TensorSpec(p + "attention.value", stage, f"block {n} values, per head"),
-            TensorSpec(p + "attention.scores", stage,
-                       f"block {n} attention scores Q.K^T / sqrt(head size), before softmax"),
-            TensorSpec(p + "attention.probs", stage,
-                       f"block {n} attention probabilities: softmax of the scores over keys"),
-            TensorSpec(p + "attention.context", stage,
-                       f"block {n} attention-weighted sum of values, heads concatenated"),
-            TensorSpec(p + "attention.output", stage, f"block {n} attention output after the output projection"),
+            spec("norm_before", f"block {n} input after the LayerNorm before attention"),
+            spec("attention.query", f"block {n} queries, per head"),
+            spec("attention.key", f"block {n} keys, per head"),
+            spec("attention.value", f"block {n} values, per head"),
+            spec("attention.scores", f"block {n} attention scores Q.K^T / sqrt(head size), before softmax"),
+            spec("attention.probs", f"block {n} attention probabilities: softmax of the scores over keys"),
+            spec("attention.context", f"block {n} attention-weighted sum of values, heads concatenated"),
+            spec("attention.output", f"block {n} attention output after the output projection"),
         ]
         if family.layer_scale:
-            specs.append(TensorSpec(p + "layer_scale1", stage,
-                                    f"block {n} attention output scaled per channel by layer-scale"))
+            specs.append(spec("layer_scale1", f"block {n} attention output scaled per channel by layer-scale"))
         specs += [
-            TensorSpec(p + "residual", stage, f"block {n} first residual: block input plus attention branch"),
-            TensorSpec(p + "norm_after", stage, f"block {n} first residual after the LayerNorm before the MLP"),
-            TensorSpec(p + "mlp.pre_act", stage, f"block {n} MLP first linear layer, before the activation"),
-            TensorSpec(p + "mlp.post_act", stage, f"block {n} MLP hidden units after the GELU activation"),
-            TensorSpec(p + "mlp.output", stage, f"block {n} MLP output after the second linear layer"),
+            spec("residual", f"block {n} first residual: block input plus attention branch"),
+            spec("norm_after", f"block {n} first residual after the LayerNorm before the MLP"),
+            spec("mlp.pre_act", f"block {n} MLP first linear layer, before the activation"),
+            spec("mlp.post_act", f"block {n} MLP hidden units after the GELU activation"),
+            spec("mlp.output", f"block {n} MLP output after the second linear layer"),
         ]
         if family.layer_scale:
-            specs.append(TensorSpec(p + "layer_scale2", stage,
-                                    f"block {n} MLP output scaled per channel by layer-scale"))
-        specs.append(TensorSpec(p + "output", stage, f"block {n} output: first residual plus MLP branch"))
+            specs.append(spec("layer_scale2", f"block {n} MLP output scaled per channel by layer-scale"))
+        specs.append(spec("output", f"block {n} output: first residual plus MLP branch"))
     specs += [
         TensorSpec("final_norm", "head", "tokens after the final LayerNorm"),
         TensorSpec("pooled", "head", "the vector the classifier reads: " + family.pooled),
@@ -139,22 +139,22 @@ class Probe:
             emb.interpolate_pos_encoding = lambda *a: self._record_position(resize(*a))
         self._on_output(emb, "embeddings.output")
         for i, block in enumerate(fam.blocks(model)):
-            p = f"layer.{i}."
-            self._on_output(block.get_submodule(fam.norm_before), p + "norm_before")
+            self._on_output(block.get_submodule(fam.norm_before), names.in_block(i, "norm_before"))
             self_attention = block.attention.attention
-            self_attention._vitlens_record, self_attention._vitlens_prefix = self.record, p + "attention."
-            self._on_output(self_attention, p + "attention.context")
-            self._on_output(block.attention.output, p + "attention.output")
+            self_attention._vitlens_record = self.record
+            self_attention._vitlens_prefix = names.in_block(i, "attention.")
+            self._on_output(self_attention, names.in_block(i, "attention.context"))
+            self._on_output(block.attention.output, names.in_block(i, "attention.output"))
             if fam.layer_scale:
-                self._on_output(block.get_submodule(fam.layer_scale[0]), p + "layer_scale1")
-            self._on_input(block.get_submodule(fam.norm_after), p + "residual")
-            self._on_output(block.get_submodule(fam.norm_after), p + "norm_after")
-            self._on_output(block.get_submodule(fam.mlp_in), p + "mlp.pre_act")
-            self._on_output(block.get_submodule(fam.mlp_act), p + "mlp.post_act")
-            self._on_output(block.get_submodule(fam.mlp_out), p + "mlp.output")
+                self._on_output(block.get_submodule(fam.layer_scale[0]), names.in_block(i, "layer_scale1"))
+            self._on_input(block.get_submodule(fam.norm_after), names.in_block(i, "residual"))
+            self._on_output(block.get_submodule(fam.norm_after), names.in_block(i, "norm_after"))
+            self._on_output(block.get_submodule(fam.mlp_in), names.in_block(i, "mlp.pre_act"))
+            self._on_output(block.get_submodule(fam.mlp_act), names.in_block(i, "mlp.post_act"))
+            self._on_output(block.get_submodule(fam.mlp_out), names.in_block(i, "mlp.output"))
             if fam.layer_scale:
-                self._on_output(block.get_submodule(fam.layer_scale[1]), p + "layer_scale2")
-            self._on_output(block, p + "output")
+                self._on_output(block.get_submodule(fam.layer_scale[1]), names.in_block(i, "layer_scale2"))
+            self._on_output(block, names.in_block(i, "output"))
         self._on_output(base.layernorm, "final_norm")
         if hasattr(model, "classifier"):
             self._on_input(model.classifier, "pooled")

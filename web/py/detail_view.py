@@ -11,6 +11,7 @@ import detail
 from modals import Modals
 from page import element, make
 import tensors
+import tensor_names as names
 from runtime import js_object, plain
 from view import View
 
@@ -54,19 +55,19 @@ class DetailView(View):
     def choices_for(self, layer):
         """The tensors that can be drawn as maps: the embeddings', the block's (1-based), the head's."""
         manifest = self.page.manifest
-        block = f"layer.{layer - 1}."
         encoder = {"name": detail.ENCODER, "shape": [1, manifest["num_layers"], manifest["tokens"]],
                    "meaning": "every block's output side by side, one channel at a time (the pager steps the channel)"}
         return [t for t in manifest["tensors"] if len(t["shape"]) in (3, 4) and t["name"] != "pixel_values"
-                and (not t["name"].startswith("layer.") or t["name"].startswith(block))] + [encoder]
+                and names.block_of(t["name"]) in (None, layer - 1)] + [encoder]
 
     async def show(self):
         manifest = self.page.manifest
         if self.page.probabilities is None:
             return
         choices = self.choices()
-        names = [t["name"] for t in choices]
-        tensor = self.page.state.tensor if self.page.state.tensor in names else f"layer.{self.page.state.layer - 1}.output"
+        drawable = [t["name"] for t in choices]
+        state = self.page.state
+        tensor = state.tensor if state.tensor in drawable else names.in_block(state.layer - 1, "output")
         blocks = element("detail-block")
         if blocks.options.length != manifest["num_layers"]:
             blocks.replaceChildren(*[make("option", text=str(n), value=str(n))
@@ -80,7 +81,7 @@ class DetailView(View):
         if tensor == detail.ENCODER:
             tokens, dim = manifest["tokens"], manifest["hidden_size"]
             self.map_page = min(self.map_page, dim - 1)
-            outputs = [self.page.runtime.floats(f"layer.{i}.output") for i in range(manifest["num_layers"])]
+            outputs = [self.page.runtime.floats(names.in_block(i, "output")) for i in range(manifest["num_layers"])]
             flat = detail.encoder_channel(outputs, tokens, dim, self.map_page)
             lay = detail.encoder_layout(manifest, self.map_page)
             pages, first, per_page = dim, 0, lay["maps"]
@@ -144,9 +145,9 @@ class DetailView(View):
             self.render_flow(element("detail-canvas").dataset.tensor)
             return
         tensor = step["tensor"]
-        layer = int(tensor.split(".")[1]) + 1 if tensor.startswith("layer.") else self.page.state.layer
-        names = [t["name"] for t in self.choices_for(layer)]
-        if tensor not in names:
+        block = names.block_of(tensor)
+        layer = self.page.state.layer if block is None else block + 1
+        if tensor not in [t["name"] for t in self.choices_for(layer)]:
             where = ("the image card on the left" if tensor == "pixel_values"
                      else "the prediction card and the classification end below")
             element("detail-annotation").textContent = f"{step['label']}: this tensor is shown in {where}."

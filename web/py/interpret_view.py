@@ -11,6 +11,7 @@ from pyodide.ffi import to_js
 import interpret
 import operations
 import tensors
+import tensor_names as names
 from view import View
 
 JS = js.vitlensJS
@@ -121,7 +122,7 @@ class InterpretationView(View):
             picks = interpret.lens_maps(out["lens"], tokens, len(m["labels"]), block, special)
             return {"classes": [c for c, _ in picks], "values": [p for _, p in picks]}
         if kind == "attention":
-            probs = self.page.runtime.floats(f"layer.{block - 1}.attention.probs")
+            probs = self.page.runtime.floats(names.in_block(block - 1, "attention.probs"))
             return {"values": interpret.attention_map(probs, m["num_heads"], tokens, head, token, special)}
         return {"values": interpret.rollout_map(out[f"rollout.{fusion}"], tokens, block - 1, token, special)}
 
@@ -201,7 +202,7 @@ class InterpretationView(View):
         if section.hidden:
             return
         m = self.manifest
-        probs = self.page.runtime.floats(f"layer.{self.block - 1}.attention.probs")
+        probs = self.page.runtime.floats(names.in_block(self.block - 1, "attention.probs"))
         maps = []
         for head in range(m["num_heads"]):
             values = interpret.attention_map(probs, m["num_heads"], m["tokens"], head, token, len(m["special_tokens"]))

@@ -11,6 +11,7 @@ from pyodide.ffi import create_proxy, to_js
 
 import operations
 import tensors
+import tensor_names as names
 from runtime import plain
 
 JS = js.vitlensJS
@@ -85,8 +86,8 @@ class Modals:
         m = self.manifest
         block = self.page.state.layer - 1
         width, t = m["mlp_size"], self.page.state.token
-        inputs = (await self.runtime.values(f"layer.{block}.mlp.pre_act"))[t * width:(t + 1) * width]
-        outputs = (await self.runtime.values(f"layer.{block}.mlp.post_act"))[t * width:(t + 1) * width]
+        inputs = (await self.runtime.values(names.in_block(block, "mlp.pre_act")))[t * width:(t + 1) * width]
+        outputs = (await self.runtime.values(names.in_block(block, "mlp.post_act")))[t * width:(t + 1) * width]
         low, high = min(inputs), max(inputs)
         data = {"title": f"GELU in block {block + 1}, {self.page.token_label(t)}",
                 "note": (f"The MLP's {width} hidden units of this token before (x) and after GELU, as the model "
@@ -125,11 +126,12 @@ class Modals:
         block = self.page.state.layer - 1
         values = await self.runtime.block(block)
         heads, tokens, d = m["num_heads"], m["tokens"], m["head_size"]
-        query = await self.runtime.values(f"layer.{block}.attention.query")
-        key = await self.runtime.values(f"layer.{block}.attention.key")
+        query = await self.runtime.values(names.in_block(block, "attention.query"))
+        key = await self.runtime.values(names.in_block(block, "attention.key"))
         square = tokens * tokens
-        scores = values[f"layer.{block}.attention.scores"].data.subarray(head * square, (head + 1) * square)
-        probs = values[f"layer.{block}.attention.probs"].data.subarray(head * square, (head + 1) * square)
+        start, stop = head * square, (head + 1) * square
+        scores = values[names.in_block(block, "attention.scores")].data.subarray(start, stop)
+        probs = values[names.in_block(block, "attention.probs")].data.subarray(start, stop)
 
         def row_of(i):
             s, p = operations.attention_row(query, key, heads, tokens, d, head, int(i))
@@ -154,11 +156,12 @@ class Modals:
 
     def norm_choices(self, block):
         """(name, label, input tensor) of the LayerNorms around the chosen block, and the final one."""
-        before = "embeddings.output" if block == 0 else f"layer.{block - 1}.output"
+        before = names.block_input(block)
         last = self.manifest["num_layers"] - 1
-        return [(f"layer.{block}.norm_before", f"block {block + 1}, before attention", before),
-                (f"layer.{block}.norm_after", f"block {block + 1}, before the MLP", f"layer.{block}.residual"),
-                ("final_norm", "final, before the head", f"layer.{last}.output")]
+        return [(names.in_block(block, "norm_before"), f"block {block + 1}, before attention", before),
+                (names.in_block(block, "norm_after"), f"block {block + 1}, before the MLP",
+                 names.in_block(block, "residual")),
+                (names.FINAL_NORM, "final, before the head", names.in_block(last, "output"))]
 
     async def open_layer_norm(self, event=None, target=None, choice=None):
         m = self.manifest

@@ -4,6 +4,7 @@ Standard library only. Every shape on an edge is read from the manifest's tensor
 typed for one model size; web/js/overview.js only draws what this returns. Levels: the whole
 model; the encoder's blocks; one block's composition; one block's multi-head attention.
 """
+import tensor_names as names
 
 EXPLAIN = {
     "image": "The photo the model classifies, resized and normalised as the model's preprocessing says.",
@@ -86,7 +87,7 @@ def top_level(manifest):
         _node("head", "Classifier head", f"reads {pooled} values", "head", *_snake(6), detail="logits"),
         _node("probs", "Class probabilities", f"{len(m['labels'])} classes", "probs", *_snake(7), detail="logits"),
     ]
-    last = f"layer.{m['num_layers'] - 1}.output"
+    last = names.in_block(m["num_layers"] - 1, "output")
     shapes = [_shape(m, "pixel_values"), _shape(m, "embeddings.patch_conv"), _shape(m, "embeddings.with_cls"),
               _shape(m, "embeddings.output"), _shape(m, last), _shape(m, "final_norm"), _shape(m, "logits")]
     return {"id": "model", "title": m["title"], "nodes": nodes, "edges": _chain(nodes, shapes), "skips": []}
@@ -99,7 +100,7 @@ def encoder_level(manifest):
     for i in range(m["num_layers"]):
         nodes.append(_node(f"block.{i}", f"Block {i + 1}", f"{m['num_heads']} heads", "block",
                            *_snake(i + 1), children=f"block.{i}", layer=i + 1))
-    edges = [{"source": a["id"], "target": b["id"], "shape": _shape(m, f"layer.{i}.output")}
+    edges = [{"source": a["id"], "target": b["id"], "shape": _shape(m, names.in_block(i, "output"))}
              for i, (a, b) in enumerate(zip(nodes, nodes[1:]))]
     return {"id": "encoder", "title": f"Transformer encoder: {m['num_layers']} blocks", "nodes": nodes,
             "edges": edges, "skips": []}
@@ -107,7 +108,7 @@ def encoder_level(manifest):
 
 def block_level(manifest, i):
     m = manifest
-    p, n = f"layer.{i}.", i + 1
+    n = i + 1
     scale = m["layer_scale"]
     attention_half = [
         ("in", f"Block {n} input", "tokens", "block", None),
@@ -124,10 +125,10 @@ def block_level(manifest, i):
     ] + ([("ls2", "Layer-scale", "× λ per channel", "layer_scale", None)] if scale else []) + [
         ("add2", "⊕ Residual", "residual + MLP", "add", None),
     ]
-    detail = {"in": f"layer.{i - 1}.output" if i else "embeddings.output", "norm1": p + "norm_before",
-              "attention": p + "attention.output", "ls1": p + "layer_scale1", "add1": p + "residual",
-              "norm2": p + "norm_after", "fc1": p + "mlp.pre_act", "act": p + "mlp.post_act",
-              "fc2": p + "mlp.output", "ls2": p + "layer_scale2", "add2": p + "output"}
+    parts = {"norm1": "norm_before", "attention": "attention.output", "ls1": "layer_scale1", "add1": "residual",
+             "norm2": "norm_after", "fc1": "mlp.pre_act", "act": "mlp.post_act", "fc2": "mlp.output",
+             "ls2": "layer_scale2", "add2": "output"}
+    detail = {"in": names.block_input(i), **{id_: names.in_block(i, part) for id_, part in parts.items()}}
     first = [_node(id_, label, sub, kind, col, 0, children=f"attention.{i}" if id_ == "attention" else None,
                    detail=None if id_ == "attention" else detail[id_], layer=n)
              for col, (id_, label, sub, kind, _) in enumerate(attention_half)]
@@ -143,22 +144,25 @@ def block_level(manifest, i):
 
 def attention_level(manifest, i):
     m = manifest
-    p, n = f"layer.{i}.attention.", i + 1
+    n = i + 1
+
+    def p(part):
+        return names.in_block(i, "attention." + part)
     heads = f"{m['num_heads']} heads"
     nodes = [
-        _node("in", "LayerNorm output", "tokens", "norm", 0, 1, detail=f"layer.{i}.norm_before", layer=n),
-        _node("query", "Query Q", f"linear, {heads}", "qkv", 1, 0, detail=p + "query", layer=n),
-        _node("key", "Key K", f"linear, {heads}", "qkv", 1, 1, detail=p + "key", layer=n),
-        _node("value", "Value V", f"linear, {heads}", "qkv", 1, 2, detail=p + "value", layer=n),
-        _node("scores", "Q·Kᵀ / √d", f"d = {m['head_size']}", "scores", 2, 0, detail=p + "scores", layer=n),
-        _node("softmax", "Softmax", "over keys", "softmax", 3, 0, detail=p + "probs", layer=n),
-        _node("context", "Weights · V", "heads concatenated", "context", 4, 1, detail=p + "context", layer=n),
-        _node("proj", "Linear", "output projection", "proj", 5, 1, detail=p + "output", layer=n),
+        _node("in", "LayerNorm output", "tokens", "norm", 0, 1, detail=names.in_block(i, "norm_before"), layer=n),
+        _node("query", "Query Q", f"linear, {heads}", "qkv", 1, 0, detail=p("query"), layer=n),
+        _node("key", "Key K", f"linear, {heads}", "qkv", 1, 1, detail=p("key"), layer=n),
+        _node("value", "Value V", f"linear, {heads}", "qkv", 1, 2, detail=p("value"), layer=n),
+        _node("scores", "Q·Kᵀ / √d", f"d = {m['head_size']}", "scores", 2, 0, detail=p("scores"), layer=n),
+        _node("softmax", "Softmax", "over keys", "softmax", 3, 0, detail=p("probs"), layer=n),
+        _node("context", "Weights · V", "heads concatenated", "context", 4, 1, detail=p("context"), layer=n),
+        _node("proj", "Linear", "output projection", "proj", 5, 1, detail=p("output"), layer=n),
     ]
-    pairs = [("in", "query", f"layer.{i}.norm_before"), ("in", "key", f"layer.{i}.norm_before"),
-             ("in", "value", f"layer.{i}.norm_before"), ("query", "scores", p + "query"),
-             ("key", "scores", p + "key"), ("scores", "softmax", p + "scores"), ("softmax", "context", p + "probs"),
-             ("value", "context", p + "value"), ("context", "proj", p + "context")]
+    pairs = [("in", "query", names.in_block(i, "norm_before")), ("in", "key", names.in_block(i, "norm_before")),
+             ("in", "value", names.in_block(i, "norm_before")), ("query", "scores", p("query")),
+             ("key", "scores", p("key")), ("scores", "softmax", p("scores")), ("softmax", "context", p("probs")),
+             ("value", "context", p("value")), ("context", "proj", p("context"))]
     edges = [{"source": a, "target": b, "shape": _shape(m, t)} for a, b, t in pairs]
     return {"id": f"attention.{i}", "title": f"Block {n}: multi-head self-attention", "nodes": nodes,
             "edges": edges, "skips": []}
