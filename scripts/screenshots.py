@@ -20,7 +20,7 @@ SHOTS = {
     "page": ("#image=chelsea", ()),
     "overview": ("#image=chelsea&view=overview", ()),
     "knowledge-graph": ("#image=chelsea&view=graph", ()),
-    "knowledge-modal": ("#image=chelsea&view=graph", ('.kg-node[data-id="Dinov2LayerScale"]',)),
+    "knowledge-modal": ("#image=chelsea&view=graph", ('[aria-label^="Dinov2LayerScale, "]',)),
     "detail": ("#image=chelsea&view=detail&layer=3&tensor=layer.2.attention.probs", ()),
     "patch-embedding": (DETAIL, ("#open-patch", "key:ArrowRight*3")),
     "positions": (DETAIL, ("#open-positions", "key:ArrowRight*20")),
