@@ -16,7 +16,7 @@ from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
 from .families import Family
-from .names import names
+from .shared import names
 from .onnx_parts import OPSET
 
 FUSIONS = ("mean", "max", "min")

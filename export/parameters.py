@@ -11,7 +11,7 @@ import numpy as np
 from torch import nn
 
 from .families import Family
-from .names import names
+from .shared import names
 
 
 def named_parameters(model: nn.Module, family: Family) -> list[tuple[str, str, np.ndarray]]:
@@ -43,9 +43,3 @@ def write_parameters(model: nn.Module, family: Family, path: Path) -> list[dict]
             entries.append({"name": name, "shape": list(value.shape), "offset": offset, "meaning": meaning})
             offset += len(data)
     return entries
-
-
-def read_parameter(folder: Path, entry: dict) -> np.ndarray:
-    count = int(np.prod(entry["shape"]))
-    values = np.fromfile(folder / "parameters.bin", dtype="<f4", count=count, offset=entry["offset"])
-    return values.reshape(entry["shape"])

@@ -6,23 +6,11 @@ preprocessing is tested against, and it matches the Hugging Face processor it ca
 """
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 from PIL import Image
 
+from .shared import geometry
 
-def _shared(name: str):
-    """A stdlib module of the page's Python (web/py), shared so both runtimes agree."""
-    path = Path(__file__).resolve().parent.parent / "web" / "py" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"vitlens_web_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-geometry = _shared("geometry")
 input_size = geometry.input_size
 
 RESAMPLE = {Image.Resampling.NEAREST: "nearest", Image.Resampling.BILINEAR: "bilinear",
@@ -66,15 +54,3 @@ def preprocess(image: Image.Image, recipe: dict) -> np.ndarray:
     pixels = pixels * np.float32(recipe["rescale"])
     pixels = (pixels - np.asarray(recipe["mean"], np.float32)) / np.asarray(recipe["std"], np.float32)
     return pixels.transpose(2, 0, 1)[None].astype(np.float32)
-
-
-def run_graph(graph_path: Path, image: Image.Image, recipe: dict) -> np.ndarray:
-    """preprocess.onnx on an image, fed as the page feeds it (RGBA bytes plus the recipe's numbers)."""
-    import onnxruntime as ort
-    rgba = np.asarray(image.convert("RGBA"))[None]  # (1, height, width, 4)
-    feeds = {name: np.asarray(value, np.int64)
-             for name, value in geometry.graph_inputs(recipe, image.width, image.height).items()}
-    feeds.update(image=rgba, rescale=np.asarray(recipe["rescale"], np.float32),
-                 mean=np.asarray(recipe["mean"], np.float32), std=np.asarray(recipe["std"], np.float32))
-    session = ort.InferenceSession(str(graph_path), providers=["CPUExecutionProvider"])
-    return session.run(["pixel_values"], feeds)[0]

@@ -15,7 +15,7 @@ from torch import nn
 from transformers import AttentionInterface
 
 from .families import Family
-from .names import names
+from .shared import names
 
 ATTENTION = "vitlens_probe"
 

@@ -131,10 +131,16 @@ def test_manifest_describes_the_model(exported):
     assert index["default"] in {m["name"] for m in index["models"]}
 
 
+def read_parameter(folder, entry):
+    """One learned tensor out of parameters.bin, as the page's runtime reads it."""
+    count = int(np.prod(entry["shape"]))
+    values = np.fromfile(folder / "parameters.bin", dtype="<f4", count=count, offset=entry["offset"])
+    return values.reshape(entry["shape"])
+
+
 @pytest.mark.parametrize("kind", ["vit", "dinov2"])
 def test_parameters_reproduce_the_exposed_tensors(exported, tiny_checkpoints, kind):
     """parameters.bin holds what the operation views recompute: the patch conv and every LayerNorm."""
-    from export.parameters import read_parameter
     _, folders = exported
     folder = folders[kind]
     manifest = json.loads((folder / "manifest.json").read_text())

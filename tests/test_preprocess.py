@@ -1,14 +1,29 @@
 """Preprocessing: the recipe equals Hugging Face's processors, and preprocess.onnx equals the recipe."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import onnxruntime as ort
 import pytest
 from PIL import Image
 from transformers import BitImageProcessor, ViTImageProcessor
 
 from export import preprocess_graph
-from export.preprocess import preprocess, recipe_from_processor, run_graph
+from export.preprocess import preprocess, recipe_from_processor
+from export.shared import geometry
 from export.samples import SAMPLES
+
+def run_graph(graph_path: Path, image: Image.Image, recipe: dict) -> np.ndarray:
+    """preprocess.onnx on an image, fed as the page feeds it (RGBA bytes plus the recipe's numbers)."""
+    rgba = np.asarray(image.convert("RGBA"))[None]  # (1, height, width, 4)
+    feeds = {name: np.asarray(value, np.int64)
+             for name, value in geometry.graph_inputs(recipe, image.width, image.height).items()}
+    feeds.update(image=rgba, rescale=np.asarray(recipe["rescale"], np.float32),
+                 mean=np.asarray(recipe["mean"], np.float32), std=np.asarray(recipe["std"], np.float32))
+    session = ort.InferenceSession(str(graph_path), providers=["CPUExecutionProvider"])
+    return session.run(["pixel_values"], feeds)[0]
+
 
 IMAGENET = dict(image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225])
 PROCESSORS = {

@@ -45,17 +45,11 @@ def test_cosine_row_matches_numpy():
         tensors.cosine_row(flat, tokens + 1, dim, 0)
 
 
-def test_channel_and_patch_grid_match_numpy():
-    tokens, dim, grid = 17, 8, (4, 4)
+def test_channel_matches_numpy():
+    tokens, dim = 17, 8
     x = RNG.standard_normal((tokens, dim)).astype(np.float32)
     column = tensors.channel(tensors.as_floats(x.tobytes()), tokens, dim, 3)
     np.testing.assert_allclose(column, x[:, 3])
-    np.testing.assert_allclose(tensors.patch_grid(column, grid, 1), x[1:, 3].reshape(4, 4))
-    assert tensors.patch_position(0, grid, 1) is None
-    assert tensors.patch_position(1, grid, 1) == (0, 0)
-    assert tensors.patch_position(16, grid, 1) == (3, 3)
-    with pytest.raises(IndexError):
-        tensors.patch_position(17, grid, 1)
 
 
 def test_percentile_and_normalise_match_numpy():

@@ -2,7 +2,7 @@
 
 `layer.<i>.<part>` is a tensor of block i, counted from 0 as in Hugging Face's modules (the page
 shows block i + 1). Standard library only: the page ships this file (pyscript.json), the export
-step loads it from here (export/names.py), and the tests import it like the page's other modules.
+step loads it from here (export/shared.py), and the tests import it like the page's other modules.
 """
 PIXELS = "pixel_values"
 EMBEDDINGS = "embeddings"  # the embeddings' stage

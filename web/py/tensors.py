@@ -67,25 +67,6 @@ def channel(flat, tokens, dim, c):
     return flat[c::dim].tolist() if isinstance(flat, memoryview) else list(flat[c::dim])
 
 
-def patch_position(token, grid, special):
-    """(row, column) of a patch token on the grid; None for CLS and other special tokens."""
-    rows, cols = grid
-    if not 0 <= token < special + rows * cols:
-        raise IndexError(f"token {token} is outside 0..{special + rows * cols - 1}")
-    if token < special:
-        return None
-    return divmod(token - special, cols)
-
-
-def patch_grid(values, grid, special):
-    """Per-token values -> rows of the patch grid (special tokens dropped)."""
-    rows, cols = grid
-    if len(values) != special + rows * cols:
-        raise ValueError(f"{len(values)} values do not fit {special} special tokens and a {rows}x{cols} grid")
-    patches = values[special:]
-    return [list(patches[r * cols:(r + 1) * cols]) for r in range(rows)]
-
-
 def percentiles(values, qs):
     """The qs-th percentiles (0..100) with linear interpolation, as numpy's default; one sort for all."""
     ordered = sorted(values)
