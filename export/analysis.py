@@ -19,7 +19,6 @@ from .families import Family
 from .shared import names
 from .onnx_parts import OPSET
 
-FUSIONS = ("mean", "max", "min")
 TINY = 1e-12  # a zero token gets cosine 0 with everything, not NaN
 
 
@@ -33,10 +32,10 @@ def output_shapes(manifest: dict) -> dict[str, list[int]]:
     layers, tokens = manifest["num_layers"], manifest["tokens"]
     states = layers + 1
     return {
-        "analysis.similarity": [states, tokens, tokens],
-        "analysis.norms": [states, tokens],
-        **{f"analysis.rollout.{f}": [layers, tokens, tokens] for f in FUSIONS},
-        "analysis.lens": [states, tokens, len(manifest["labels"])],
+        names.analysis("similarity"): [states, tokens, tokens],
+        names.analysis("norms"): [states, tokens],
+        **{names.analysis(f"rollout.{f}"): [layers, tokens, tokens] for f in names.FUSIONS},
+        names.analysis("lens"): [states, tokens, len(manifest["labels"])],
     }
 
 
@@ -60,16 +59,16 @@ class _Graph:
 
 def _similarity_and_norms(g: _Graph, states: str) -> None:
     norm = g.op("ReduceL2", states, axes=[2], keepdims=1)  # (states, tokens, 1)
-    g.op("Squeeze", norm, g.const([2], np.int64), out="analysis.norms")
+    g.op("Squeeze", norm, g.const([2], np.int64), out=names.analysis("norms"))
     unit = g.op("Div", states, g.op("Max", norm, g.const(TINY)))  # (states, tokens, dim)
-    g.op("MatMul", unit, g.op("Transpose", unit, perm=[0, 2, 1]), out="analysis.similarity")
+    g.op("MatMul", unit, g.op("Transpose", unit, perm=[0, 2, 1]), out=names.analysis("similarity"))
 
 
 def _rollout(g: _Graph, probs: list[str]) -> None:
     """Abnar & Zuidema's rollout for the three head fusions at once, as a batch of 3."""
     stacked = g.op("Concat", *probs, axis=0)  # (layers, heads, tokens, tokens)
-    fused = g.op("Concat", *(g.op(f"Reduce{f.capitalize()}", stacked, axes=[1], keepdims=1) for f in FUSIONS),
-                 axis=1)  # (layers, 3, tokens, tokens)
+    fused = g.op("Concat", *(g.op(f"Reduce{f.capitalize()}", stacked, axes=[1], keepdims=1)
+                             for f in names.FUSIONS), axis=1)  # (layers, 3, tokens, tokens)
     square = g.op("Gather", g.op("Gather", stacked, g.const(0, np.int64), axis=0), g.const(0, np.int64), axis=0)
     identity = g.op("EyeLike", square)  # (tokens, tokens), made at run time rather than stored
     residual = g.op("Mul", g.op("Add", fused, identity), g.const(0.5))
@@ -80,8 +79,8 @@ def _rollout(g: _Graph, probs: list[str]) -> None:
         a = g.op("Slice", layer, g.const([i], np.int64), g.const([i + 1], np.int64), g.const([0], np.int64))
         chain.append(g.op("MatMul", a, chain[-1]) if chain else a)
     rollout = g.op("Concat", *chain, axis=0)  # (layers, 3, tokens, tokens)
-    for k, f in enumerate(FUSIONS):
-        g.op("Gather", rollout, g.const(k, np.int64), axis=1, out=f"analysis.rollout.{f}")
+    for k, f in enumerate(names.FUSIONS):
+        g.op("Gather", rollout, g.const(k, np.int64), axis=1, out=names.analysis(f"rollout.{f}"))
 
 
 def _linear(g: _Graph, x: str, layer: nn.Linear, columns=slice(None)) -> str:
@@ -111,15 +110,15 @@ def _lens(g: _Graph, states: str, model: nn.Module, family: Family, special: int
     else:  # classifier(CLS)
         logits = g.op("Add", _linear(g, normed, model.classifier),
                       g.const(model.classifier.bias.detach().float().numpy()))
-    g.op("Softmax", logits, axis=-1, out="analysis.lens")  # (states, tokens, classes)
+    g.op("Softmax", logits, axis=-1, out=names.analysis("lens"))  # (states, tokens, classes)
 
 
 def build(manifest: dict, model: nn.Module, family: Family) -> onnx.ModelProto:
     """The analysis graph for an exported model; sizes from its manifest, weights from `model`."""
     layers, tokens, dim = manifest["num_layers"], manifest["tokens"], manifest["hidden_size"]
     heads, special = manifest["num_heads"], len(manifest["special_tokens"])
-    names = input_names(layers)
-    hidden, probs = names[:layers + 1], names[layers + 1:]
+    wanted = input_names(layers)
+    hidden, probs = wanted[:layers + 1], wanted[layers + 1:]
     g = _Graph()
     states = g.op("Concat", *hidden, axis=0)  # (layers + 1, tokens, dim)
     _similarity_and_norms(g, states)
@@ -147,12 +146,12 @@ def run(path: Path, values: dict[str, np.ndarray], threads: int = 0) -> dict[str
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    names = [o.name for o in session.get_outputs()]
+    outputs = [o.name for o in session.get_outputs()]
     feeds = {i.name: values[i.name] for i in session.get_inputs()}
-    return dict(zip(names, session.run(names, feeds)))
+    return dict(zip(outputs, session.run(outputs, feeds)))
 
 
 def lens_error(outputs: dict[str, np.ndarray], logits: np.ndarray) -> float:
     """Largest difference between the lens at the last state for CLS and the model's probabilities."""
     e = np.exp(logits[0].astype(np.float64) - logits[0].max())
-    return float(np.abs(outputs["analysis.lens"][-1, 0] - e / e.sum()).max())
+    return float(np.abs(outputs[names.analysis("lens")][-1, 0] - e / e.sum()).max())

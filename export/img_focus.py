@@ -22,8 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnx.utils
-import onnxruntime as ort
 import torch
 from onnx import numpy_helper
 from transformers import AutoModelForImageClassification, Dinov2Config, Dinov2ForImageClassification
@@ -286,31 +284,3 @@ def build_classifier(
         model.classifier.load_state_dict(head)
     return model.eval()
 
-
-def verify_backbone(
-    model: Dinov2ForImageClassification, onnx_model: onnx.ModelProto, pixel_values: np.ndarray
-) -> float:
-    """Max |original graph - converted model| of last_hidden_state, pixel_values (B, 3, 224, 224).
-
-    The original graph is cut at the backbone's final LayerNorm (the decoder's input), so both sides
-    compute the same thing, position-embedding resize included: (B, 1 + 16*16, 384). The graph's
-    input is fixed at 224x224, ImageNet-normalised.
-    """
-    graph = _Graph(onnx_model.graph)
-    output = graph.consumer(_PREFIX + "layernorm.bias", "Add").output[0]
-    declared = onnx.ModelProto()
-    declared.CopyFrom(onnx_model)
-    # Shape inference leaves this tensor without a value_info, which Extractor needs to cut there.
-    declared.graph.value_info.append(
-        onnx.helper.make_tensor_value_info(output, onnx.TensorProto.FLOAT, None)
-    )
-    input_name = onnx_model.graph.input[0].name
-    backbone = onnx.utils.Extractor(declared).extract_model([input_name], [output])
-    session = ort.InferenceSession(backbone.SerializeToString(), providers=["CPUExecutionProvider"])
-    pixels = np.ascontiguousarray(pixel_values, dtype=np.float32)
-    (expected,) = session.run([output], {input_name: pixels})
-    with torch.no_grad():
-        actual = model.dinov2(torch.from_numpy(pixels)).last_hidden_state.numpy()
-    if actual.shape != expected.shape:
-        raise ValueError(f"converted model gives {actual.shape}, original graph {expected.shape}")
-    return float(np.abs(actual - expected).max())

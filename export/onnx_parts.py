@@ -20,6 +20,7 @@ import torch
 from tqdm import tqdm
 
 from .probe import ProbedModel
+from .shared import names
 
 OPSET = 17  # first opset with LayerNormalization as one op
 FP16_MIN_SIZE = 1024  # weights this large are stored as float16; small vectors (norms, biases) stay float32
@@ -45,7 +46,7 @@ def _onnx_config(probed: ProbedModel):
 
         @property
         def inputs(self):
-            return {"pixel_values": {0: "batch_size"}}
+            return {names.PIXELS: {0: "batch_size"}}
 
         @property
         def outputs(self):
@@ -67,13 +68,13 @@ def stage_plan(probed: ProbedModel) -> list[dict]:
     stages: list[dict] = []
     for spec in probed.specs:
         if not stages or stages[-1]["name"] != spec.stage:
-            previous = stages[-1]["outputs"][-1] if stages else "pixel_values"
+            previous = stages[-1]["outputs"][-1] if stages else names.PIXELS
             stages.append({"name": spec.stage, "input": previous, "outputs": []})
         stages[-1]["outputs"].append(spec.name)
     for stage in stages:
-        if stage["name"].startswith("layer."):
-            if stage["outputs"][-1] != stage["name"] + ".output":
-                raise RuntimeError(f"{stage['name']} must end with its block output")
+        block = names.block_of(stage["name"])
+        if block is not None and stage["outputs"][-1] != names.in_block(block, "output"):
+            raise RuntimeError(f"{stage['name']} must end with its block output")
     return stages
 
 
@@ -90,9 +91,9 @@ def split(whole: Path, stages: list[dict], out_dir: Path, fp16: bool = False) ->
         onnx.utils.extract_model(str(whole), str(out_dir / file), [stage["input"]], stage["outputs"],
                                  check_model=False)
         model = onnx.load(str(out_dir / file))
-        if stage["name"] == "head":
+        if stage["name"] == names.HEAD:
             add_probabilities(model)
-            stage = {**stage, "outputs": stage["outputs"] + [PROBABILITIES]}
+            stage = {**stage, "outputs": stage["outputs"] + [names.PROBABILITIES]}
         if fp16:
             store_fp16(model)
         onnx.checker.check_model(model)
@@ -101,17 +102,15 @@ def split(whole: Path, stages: list[dict], out_dir: Path, fp16: bool = False) ->
     return parts
 
 
-PROBABILITIES = "probabilities"
-
-
 def add_probabilities(model: onnx.ModelProto) -> None:
     """softmax(logits) over the classes, as one more output of the head."""
     graph = model.graph
-    logits = next(o for o in graph.output if o.name == "logits")
-    graph.node.append(helper.make_node("Softmax", ["logits"], [PROBABILITIES], axis=-1, name="probabilities"))
+    logits = next(o for o in graph.output if o.name == names.LOGITS)
+    graph.node.append(helper.make_node("Softmax", [names.LOGITS], [names.PROBABILITIES], axis=-1,
+                                       name=names.PROBABILITIES))
     output = graph.output.add()
     output.CopyFrom(logits)
-    output.name = PROBABILITIES
+    output.name = names.PROBABILITIES
 
 
 def store_fp16(model: onnx.ModelProto) -> None:

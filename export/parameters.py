@@ -18,18 +18,17 @@ def named_parameters(model: nn.Module, family: Family) -> list[tuple[str, str, n
     """(semantic name, meaning, values) for every parameter an operation view shows."""
     base = family.base_model(model)
     conv = base.embeddings.patch_embeddings.projection
-    out = [("embeddings.patch.kernel", "patch-embedding kernels: one (RGB, patch, patch) filter per hidden unit",
+    out = [(names.PATCH_KERNEL, "patch-embedding kernels: one (RGB, patch, patch) filter per hidden unit",
             conv.weight),
-           ("embeddings.patch.bias", "patch-embedding bias, one per hidden unit", conv.bias)]
+           (names.PATCH_BIAS, "patch-embedding bias, one per hidden unit", conv.bias)]
     for i, block in enumerate(family.blocks(model)):
         for tensor, attribute, where in (("norm_before", family.norm_before, "before attention"),
                                          ("norm_after", family.norm_after, "before the MLP")):
-            norm = block.get_submodule(attribute)
-            out.append((names.in_block(i, f"{tensor}.gamma"), f"block {i + 1} LayerNorm {where}: scale γ",
-                        norm.weight))
-            out.append((names.in_block(i, f"{tensor}.beta"), f"block {i + 1} LayerNorm {where}: shift β", norm.bias))
-    out.append(("final_norm.gamma", "final LayerNorm: scale γ", base.layernorm.weight))
-    out.append(("final_norm.beta", "final LayerNorm: shift β", base.layernorm.bias))
+            norm, name = block.get_submodule(attribute), names.in_block(i, tensor)
+            out.append((names.scale(name), f"block {i + 1} LayerNorm {where}: scale γ", norm.weight))
+            out.append((names.shift(name), f"block {i + 1} LayerNorm {where}: shift β", norm.bias))
+    out.append((names.scale(names.FINAL_NORM), "final LayerNorm: scale γ", base.layernorm.weight))
+    out.append((names.shift(names.FINAL_NORM), "final LayerNorm: shift β", base.layernorm.bias))
     return [(name, meaning, value.detach().float().numpy()) for name, meaning, value in out]
 
 

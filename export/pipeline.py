@@ -21,12 +21,13 @@ from transformers import AutoConfig, AutoImageProcessor
 
 from . import analysis, fidelity, knowledge
 from .families import SUPPORTED, UnsupportedModel, check_config
-from .onnx_parts import OPSET, PROBABILITIES, export_whole, round_weights_fp16, split, stage_plan
+from .onnx_parts import OPSET, export_whole, round_weights_fp16, split, stage_plan
 from . import preprocess_graph
 from .preprocess import geometry, input_size, preprocess, recipe_from_processor
 from .parameters import write_parameters
 from .probe import ProbedModel
 from .samples import SAMPLES, write_samples
+from .shared import manifest as page_manifest, names
 
 FORMAT = 1
 TOLERANCE = 1e-4  # max abs diff relative to each tensor's range, fp32
@@ -97,7 +98,7 @@ def build_manifest(name, title, model_ref, model, family, recipe, specs, shapes,
         "hidden_size": config.hidden_size,
         "num_heads": config.num_attention_heads,
         "head_size": config.hidden_size // config.num_attention_heads,
-        "mlp_size": shapes["layer.0.mlp.pre_act"][-1],
+        "mlp_size": shapes[names.in_block(0, "mlp.pre_act")][-1],
         "num_layers": config.num_hidden_layers,
         "activation": config.hidden_act,
         "layer_norm_eps": config.layer_norm_eps,
@@ -106,11 +107,11 @@ def build_manifest(name, title, model_ref, model, family, recipe, specs, shapes,
         "labels": labels,
         "preprocessing": {**recipe, "graph": "preprocess.onnx"},
         "stages": parts,
-        "tensors": [{"name": "pixel_values", "shape": [1, 3, height, width], "stage": "input",
+        "tensors": [{"name": names.PIXELS, "shape": [1, 3, height, width], "stage": "input",
                      "meaning": "the preprocessed image: resized, rescaled and normalised RGB"}]
                    + [{"name": s.name, "shape": shapes[s.name], "stage": s.stage, "meaning": s.meaning}
                       for s in specs]
-                   + [{"name": PROBABILITIES, "shape": shapes["logits"], "stage": "head",
+                   + [{"name": names.PROBABILITIES, "shape": shapes[names.LOGITS], "stage": names.HEAD,
                        "meaning": "class probabilities: the softmax of the logits"}],
         "parameters": {"file": "parameters.bin", "entries": parameters},
         "samples": samples,
@@ -190,6 +191,7 @@ def export_model(model_ref: str, out_root: Path, name: str | None = None, title:
         graph = knowledge.build_graph(manifest["architecture"])
         (staging / "knowledge.json").write_text(json.dumps(graph, indent=1))
         manifest["files"] = file_digests(staging)
+        page_manifest.Manifest.from_json(manifest)  # the page reads every field it needs
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))
         os.chmod(staging, 0o755)
         final = out_root / name
@@ -235,8 +237,8 @@ def write_index(out_root: Path, default: str | None = None) -> dict:
         manifest = json.loads(manifest_path.read_text())
         models.append({"name": manifest["name"], "title": manifest["title"], "family": manifest["family"],
                        "architecture": manifest["architecture"], "manifest": f"{manifest['name']}/manifest.json"})
-    names = [m["name"] for m in models]
-    chosen = next((d for d in (default, previous) if d in names), names[0] if names else None)
+    listed = [m["name"] for m in models]
+    chosen = next((d for d in (default, previous) if d in listed), listed[0] if listed else None)
     index = {"format": FORMAT, "default": chosen, "models": models}
     tmp = index_path.with_name(f".index.json.{os.getpid()}")
     tmp.write_text(json.dumps(index, indent=1))

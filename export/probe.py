@@ -30,14 +30,14 @@ class TensorSpec:
 def tensor_specs(family: Family, num_layers: int) -> list[TensorSpec]:
     """Every exposed tensor, in the order the forward pass computes it."""
     specs = [
-        TensorSpec("embeddings.patch_conv", "embeddings",
+        TensorSpec(names.PATCH_CONV, names.EMBEDDINGS,
                    "patch-embedding convolution output: one channel map per hidden unit over the patch grid"),
-        TensorSpec("embeddings.patches", "embeddings",
+        TensorSpec("embeddings.patches", names.EMBEDDINGS,
                    "patch embeddings flattened to one token per patch"),
-        TensorSpec("embeddings.with_cls", "embeddings",
+        TensorSpec(names.WITH_CLS, names.EMBEDDINGS,
                    "patch tokens after the learned " + " and ".join(family.token_labels)
                    + " token(s) are prepended"),
-        TensorSpec("embeddings.position", "embeddings",
+        TensorSpec(names.POSITION, names.EMBEDDINGS,
                    "position embeddings added to each token"
                    + (" (bicubically resized to this image's patch grid)" if family.name == "dinov2" else "")),
         TensorSpec(names.EMBEDDINGS_OUTPUT, names.EMBEDDINGS,
@@ -71,13 +71,13 @@ def tensor_specs(family: Family, num_layers: int) -> list[TensorSpec]:
             specs.append(spec("layer_scale2", f"block {n} MLP output scaled per channel by layer-scale"))
         specs.append(spec("output", f"block {n} output: first residual plus MLP branch"))
     specs += [
-        TensorSpec("final_norm", "head", "tokens after the final LayerNorm"),
-        TensorSpec("pooled", "head", "the vector the classifier reads: " + family.pooled),
+        TensorSpec(names.FINAL_NORM, names.HEAD, "tokens after the final LayerNorm"),
+        TensorSpec(names.POOLED, names.HEAD, "the vector the classifier reads: " + family.pooled),
     ]
     if "distillation_classifier" in family.head:
-        specs.append(TensorSpec("pooled_distillation", "head",
+        specs.append(TensorSpec("pooled_distillation", names.HEAD,
                                 "the distillation-token vector the distillation classifier reads"))
-    specs.append(TensorSpec("logits", "head", "class scores: " + family.head))
+    specs.append(TensorSpec(names.LOGITS, names.HEAD, "class scores: " + family.head))
     return specs
 
 
@@ -131,13 +131,13 @@ class Probe:
         fam, model = self.family, self.model
         base = fam.base_model(model)
         emb = base.embeddings
-        self._on_output(emb.patch_embeddings.projection, "embeddings.patch_conv")
+        self._on_output(emb.patch_embeddings.projection, names.PATCH_CONV)
         self._on_output(emb.patch_embeddings, "embeddings.patches")
         self._handles.append(emb.patch_embeddings.register_forward_hook(self._record_tokens))
         if fam.name == "dinov2":
             resize = emb.interpolate_pos_encoding
             emb.interpolate_pos_encoding = lambda *a: self._record_position(resize(*a))
-        self._on_output(emb, "embeddings.output")
+        self._on_output(emb, names.EMBEDDINGS_OUTPUT)
         for i, block in enumerate(fam.blocks(model)):
             self._on_output(block.get_submodule(fam.norm_before), names.in_block(i, "norm_before"))
             self_attention = block.attention.attention
@@ -155,11 +155,11 @@ class Probe:
             if fam.layer_scale:
                 self._on_output(block.get_submodule(fam.layer_scale[1]), names.in_block(i, "layer_scale2"))
             self._on_output(block, names.in_block(i, "output"))
-        self._on_output(base.layernorm, "final_norm")
+        self._on_output(base.layernorm, names.FINAL_NORM)
         if hasattr(model, "classifier"):
-            self._on_input(model.classifier, "pooled")
+            self._on_input(model.classifier, names.POOLED)
         else:
-            self._on_input(model.cls_classifier, "pooled")
+            self._on_input(model.cls_classifier, names.POOLED)
             self._on_input(model.distillation_classifier, "pooled_distillation")
         self._saved_attn = model.config._attn_implementation
         model.config._attn_implementation = ATTENTION
@@ -175,12 +175,12 @@ class Probe:
         emb = self.family.base_model(self.model).embeddings
         batch = patches.shape[0]
         specials = [getattr(emb, t).expand(batch, -1, -1) for t in self.family.special_tokens]
-        self.record("embeddings.with_cls", torch.cat((*specials, patches), dim=1))  # (batch, tokens, hidden)
+        self.record(names.WITH_CLS, torch.cat((*specials, patches), dim=1))  # (batch, tokens, hidden)
         if self.family.name != "dinov2":
-            self.record("embeddings.position", emb.position_embeddings.expand(batch, -1, -1))
+            self.record(names.POSITION, emb.position_embeddings.expand(batch, -1, -1))
 
     def _record_position(self, position: torch.Tensor) -> torch.Tensor:
-        self.record("embeddings.position", position)
+        self.record(names.POSITION, position)
         return position
 
     def __exit__(self, *exc):
@@ -205,7 +205,7 @@ class ProbedModel(nn.Module):
     def forward(self, pixel_values: torch.Tensor) -> dict[str, torch.Tensor]:
         with Probe(self.model, self.family) as probe:
             logits = self.model(pixel_values=pixel_values).logits
-        probe.record("logits", logits)
+        probe.record(names.LOGITS, logits)
         wanted = [s.name for s in self.specs]
         missing = [n for n in wanted if n not in probe.tensors]
         extra = [n for n in probe.tensors if n not in wanted]

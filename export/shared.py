@@ -1,6 +1,9 @@
 """The page's stdlib modules (web/py) that the export step uses too: one definition for both runtimes.
 
-The page can only ship files under web/, so the export step loads these from there by path.
+The page can only ship files under web/, so the export step loads these from there by path rather
+than packaging web/py (pyproject's py-modules would install them as top-level modules named like
+any other `state` or `manifest`). Only self-contained modules (no imports of their web/py siblings)
+can be loaded so.
 """
 import importlib.util
 from pathlib import Path
@@ -16,3 +19,4 @@ def page_module(name: str):
 
 geometry = page_module("geometry")  # input sizes and crops
 names = page_module("tensor_names")  # the exposed tensors' names
+manifest = page_module("manifest")  # manifest.json as the page reads it

@@ -2,7 +2,7 @@
 
 Each shot is a page state (the URL fragment) and the clicks that open it, taken by
 scripts/screenshot.py in Debian's headless Chromium with the default model. Names choose a few
-shots (e.g. `overview detail`); none takes them all.
+shots (e.g. `overview detail`, or `tour` for the tour's twenty); none takes them all.
 """
 from __future__ import annotations
 
@@ -32,13 +32,26 @@ SHOTS = {
 }
 
 
+# The tour, every step at a laptop's and a phone's size: docs/tour/NN-<step>[-phone].png
+TOUR_STEPS = ("image", "patches", "embedding", "positions", "attention", "residual", "depth", "decision", "try",
+              "next")
+DESKTOP, PHONE = (1366, 900), (390, 844)
+for number, step in enumerate(TOUR_STEPS, 1):
+    drawn = (f"wait:document.getElementById('tour-step').dataset.step === '{step}' && "
+             "document.getElementById('tour-step').dataset.classified === document.body.dataset.classified")
+    for suffix, size in (("", DESKTOP), ("-phone", PHONE)):
+        SHOTS[f"tour/{number:02d}-{step}{suffix}"] = (f"#image=chelsea&tour={number}", (drawn,), size)
+
+
 def run(names: list[str]) -> None:
-    unknown = [name for name in names if name not in SHOTS]
+    chosen = [n for n in SHOTS if n in names or (n.startswith("tour/") and "tour" in names)] if names else list(SHOTS)
+    unknown = [name for name in names if name not in SHOTS and name != "tour"]
     if unknown:
         raise SystemExit(f"error: no screenshot {', '.join(unknown)}; choose from {', '.join(SHOTS)}")
-    for name in names or SHOTS:
-        fragment, clicks = SHOTS[name]
-        shoot(fragment, f"docs/{name}.png", *clicks)
+    (Path(__file__).resolve().parent.parent / "docs" / "tour").mkdir(exist_ok=True)
+    for name in chosen:
+        fragment, clicks, *size = SHOTS[name]
+        shoot(fragment, f"docs/{name}.png", *clicks, viewport=size[0] if size else (1280, 900))
 
 
 if __name__ == "__main__":

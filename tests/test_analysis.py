@@ -15,6 +15,7 @@ from export import analysis, fidelity
 from export.pipeline import load
 from export.preprocess import preprocess
 from export.samples import SAMPLES
+from export.shared import names
 
 KINDS = ["vit", "deit", "deit_teacher", "dinov2"]
 PHOTO = next(s for s in SAMPLES if s.id == "chelsea")
@@ -32,7 +33,7 @@ def run_both(exported, tiny_checkpoints, kind, sample=PHOTO):
 
 def hidden_states(values, layers):
     """(layers + 1, tokens, dim) in float64: embeddings output, then every block's output."""
-    return np.concatenate([values["embeddings.output"]] + [values[f"layer.{i}.output"] for i in range(layers)]
+    return np.concatenate([values["embeddings.output"]] + [values[names.in_block(i, "output")] for i in range(layers)]
                           ).astype(np.float64)
 
 
@@ -61,9 +62,9 @@ def numpy_rollout(probs, fuse):
 @pytest.mark.parametrize("kind", KINDS)
 def test_rollout_matches_numpy(exported, tiny_checkpoints, kind):
     manifest, values, out, _, _ = run_both(exported, tiny_checkpoints, kind)
-    probs = [values[f"layer.{i}.attention.probs"][0].astype(np.float64) for i in range(manifest["num_layers"])]
+    probs = [values[names.in_block(i, "attention.probs")][0].astype(np.float64) for i in range(manifest["num_layers"])]
     for fusion, fuse in (("mean", np.mean), ("max", np.max), ("min", np.min)):
-        got = out[f"analysis.rollout.{fusion}"]
+        got = out[names.analysis(f"rollout.{fusion}")]
         np.testing.assert_allclose(got, numpy_rollout(probs, fuse), atol=1e-6, err_msg=fusion)
         np.testing.assert_allclose(got.sum(-1), 1.0, atol=1e-5)
 

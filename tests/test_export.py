@@ -17,6 +17,7 @@ from export.pipeline import TOLERANCE, load
 from export.preprocess import preprocess
 from export.probe import ProbedModel
 from export.samples import SAMPLES
+from export.shared import names
 
 REAL_IMAGES = [s for s in SAMPLES if s.id in ("chelsea", "rocket", "cifar10-ship")]
 
@@ -31,11 +32,11 @@ def hooked_reference(model, family, pixel_values):
                            ("mlp.pre_act", family.mlp_in), ("mlp.post_act", family.mlp_act),
                            ("mlp.output", family.mlp_out), ("attention.output", "attention.output")):
             handles.append(block.get_submodule(path).register_forward_hook(
-                lambda m, inp, out, key=f"layer.{i}.{name}": seen.__setitem__(key, out)))
+                lambda m, inp, out, key=names.in_block(i, name): seen.__setitem__(key, out)))
         attention = block.attention.attention
         for name in ("query", "key", "value"):
             handles.append(getattr(attention, name).register_forward_hook(
-                lambda m, inp, out, key=f"layer.{i}.attention.{name}", a=attention: seen.__setitem__(
+                lambda m, inp, out, key=names.in_block(i, f"attention.{name}"), a=attention: seen.__setitem__(
                     key, out.view(out.shape[0], -1, a.num_attention_heads, a.attention_head_size).transpose(1, 2))))
     handles.append(family.base_model(model).embeddings.patch_embeddings.projection.register_forward_hook(
         lambda m, inp, out: seen.__setitem__("embeddings.patch_conv", out)))
@@ -46,8 +47,8 @@ def hooked_reference(model, family, pixel_values):
     seen["logits"] = out.logits
     seen["embeddings.output"] = out.hidden_states[0]
     for i in range(len(blocks)):
-        seen[f"layer.{i}.output"] = out.hidden_states[i + 1]
-        seen[f"layer.{i}.attention.probs"] = out.attentions[i]
+        seen[names.in_block(i, "output")] = out.hidden_states[i + 1]
+        seen[names.in_block(i, "attention.probs")] = out.attentions[i]
     return {k: v.detach().numpy() for k, v in seen.items()}
 
 
@@ -159,12 +160,13 @@ def test_parameters_reproduce_the_exposed_tensors(exported, tiny_checkpoints, ki
 
     def layer_norm(x, name):
         mean, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
-        return (x - mean) / np.sqrt(var + manifest["layer_norm_eps"]) * param[f"{name}.gamma"] + param[f"{name}.beta"]
+        return (x - mean) / np.sqrt(var + manifest["layer_norm_eps"]) * param[names.scale(name)] + param[names.shift(name)]
     for i in range(manifest["num_layers"]):
-        before = got["embeddings.output"] if i == 0 else got[f"layer.{i - 1}.output"]
-        for name, x in ((f"layer.{i}.norm_before", before), (f"layer.{i}.norm_after", got[f"layer.{i}.residual"])):
+        before = got[names.block_input(i)]
+        for name, x in ((names.in_block(i, "norm_before"), before),
+                        (names.in_block(i, "norm_after"), got[names.in_block(i, "residual")])):
             assert fidelity.relative_diff(layer_norm(x, name), got[name]) <= TOLERANCE, name
-    final = layer_norm(got[f"layer.{manifest['num_layers'] - 1}.output"], "final_norm")
+    final = layer_norm(got[names.in_block(manifest["num_layers"] - 1, "output")], "final_norm")
     assert fidelity.relative_diff(final, got["final_norm"]) <= TOLERANCE
 
 

@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "web" / "py"))
 
 import interpret  # noqa: E402
 import tensors  # noqa: E402
+import tensor_names as names  # noqa: E402
 from export import analysis, fidelity  # noqa: E402
 from export.pipeline import load  # noqa: E402
 from export.preprocess import preprocess  # noqa: E402
@@ -42,7 +43,7 @@ def test_similarity_map_is_the_token_row_over_patches(outputs):
         got = interpret.similarity_map(flat(similarity), tokens, state, token, special)
         np.testing.assert_array_equal(got, similarity[state, token, special:])
     # the same as recomputing from the hidden state with the stdlib cosine
-    hidden = values[f"layer.{manifest['num_layers'] - 1}.output"]
+    hidden = values[names.in_block(manifest["num_layers"] - 1, "output")]
     recomputed = tensors.cosine_row(flat(hidden), tokens, dim, 3)[special:]
     got = interpret.similarity_map(flat(similarity), tokens, manifest["num_layers"], 3, special)
     np.testing.assert_allclose(got, recomputed, atol=1e-5)
@@ -54,7 +55,7 @@ def test_norm_and_rollout_maps(outputs):
     norms = out["analysis.norms"]
     np.testing.assert_array_equal(interpret.norm_map(flat(norms), tokens, 2, special), norms[2, special:])
     for fusion in interpret.FUSIONS:
-        rollout = out[f"analysis.rollout.{fusion}"]
+        rollout = out[names.analysis(f"rollout.{fusion}")]
         got = interpret.rollout_map(array("f", rollout.ravel()), tokens, 1, 0, special)  # array('f') works too
         np.testing.assert_array_equal(got, rollout[1, 0, special:])
 

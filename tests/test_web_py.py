@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ import geometry  # noqa: E402
 import overview  # noqa: E402
 import state  # noqa: E402
 import tensors  # noqa: E402
+from manifest import Manifest  # noqa: E402
 
 RNG = np.random.default_rng(0)
 
@@ -52,10 +54,14 @@ def test_channel_matches_numpy():
     np.testing.assert_allclose(column, x[:, 3])
 
 
+def percentile(values, q):
+    return tensors.percentiles(values, [q])[0]
+
+
 def test_percentile_and_normalise_match_numpy():
     values = RNG.standard_normal(101).tolist()
     for q in (0, 1, 37.5, 99, 100):
-        assert tensors.percentile(values, q) == pytest.approx(np.percentile(values, q))
+        assert percentile(values, q) == pytest.approx(np.percentile(values, q))
     low, high = np.percentile(values, 1), np.percentile(values, 99)
     np.testing.assert_allclose(tensors.normalise(values, low, high), np.clip((np.array(values) - low) / (high - low), 0, 1))
     assert tensors.normalise([2.0, 2.0]) == [0.5, 0.5]
@@ -79,13 +85,24 @@ def test_geometry():
         geometry.resized_size(RECIPES["squash"], 0, 10)
 
 
-MANIFEST = {"num_layers": 12, "num_heads": 6, "tokens": 257, "tensors": [{"name": "layer.3.mlp.pre_act"}]}
+MANIFEST = SimpleNamespace(num_layers=12, num_heads=6, tokens=257,
+                           tensors=[SimpleNamespace(name="layer.3.mlp.pre_act")])
 
 
 def test_state_round_trips_through_the_url():
     s = state.State(model="m", image="chelsea", view="detail", layer=3, token=17, tensor="layer.3.mlp.pre_act")
     parsed, problems = state.parse(state.serialize(s))
     assert parsed == s and problems == []
+
+
+def test_the_tour_step_lives_in_the_url():
+    s = state.State(model="m", image="chelsea", view="tour", step=4, token=40)
+    assert "tour=4" in state.serialize(s) and state.parse(state.serialize(s)) == (s, [])
+    assert "tour=" not in state.serialize(state.replace_fields(s, view="detail"))
+    parsed, problems = state.parse("#tour=4")  # a shared link to one step
+    assert (parsed.view, parsed.step, problems) == ("tour", 4, [])
+    parsed, problems = state.parse("#view=tour&tour=11")
+    assert parsed.step == 1 and "no step 11" in problems[0]
 
 
 def test_state_problems_are_explained():
@@ -106,30 +123,31 @@ def test_overview_shapes_come_from_the_manifest(exported):
     _, folders = exported
     for kind, folder in folders.items():
         manifest = json.loads((folder / "manifest.json").read_text())
-        top = overview.level(manifest, "model")
+        typed = Manifest.from_json(manifest)
+        top = overview.level(typed, "model")
         shapes = [e["shape"] for e in top["edges"]]
         assert shapes[0] == "32×32×3" and shapes[1] == "4×4×32"
         assert shapes[2] == f"{manifest['tokens']}×32" and shapes[-1] == "3"
-        block = overview.level(manifest, "block.1")
+        block = overview.level(typed, "block.1")
         assert ("ls1" in [n["id"] for n in block["nodes"]]) == (kind == "dinov2")
-        attention = overview.level(manifest, "attention.1")
+        attention = overview.level(typed, "attention.1")
         assert {e["shape"] for e in attention["edges"]} >= {f"4×{manifest['tokens']}×8", f"4×{manifest['tokens']}×{manifest['tokens']}"}
         for level_id in ("model", "encoder", "block.0", "attention.1"):
-            level = overview.level(manifest, level_id)
+            level = overview.level(typed, level_id)
             ids = {n["id"] for n in level["nodes"]}
             assert all(e["source"] in ids and e["target"] in ids for e in level["edges"])
             assert all(n["explain"] for n in level["nodes"])
             assert len({(n["col"], n["row"]) for n in level["nodes"]}) == len(level["nodes"])
         assert overview.parent("attention.1") == "block.1" and overview.parent("model") is None
-        assert [t for t, _ in overview.trail(manifest, "attention.1")] == ["model", "encoder", "block.1", "attention.1"]
+        assert [t for t, _ in overview.trail(typed, "attention.1")] == ["model", "encoder", "block.1", "attention.1"]
     import pytest
     with pytest.raises(ValueError):
-        overview.level(manifest, "block.9")
+        overview.level(typed, "block.9")
 
 
 import detail  # noqa: E402
 
-FIG6 = {"special_tokens": ["CLS"], "tokens": 17, "grid": [4, 4]}
+FIG6 = SimpleNamespace(special_tokens=["CLS"], tokens=17, grid=[4, 4])
 
 
 def test_detail_layouts_index_like_numpy():
@@ -158,7 +176,7 @@ def test_detail_layouts_index_like_numpy():
     assert detail.cell_label(lay, 3 * 17 + 5, ["CLS"]) == "query token 3, key token 5"
     assert detail.cell_label(detail.layout((1, 17, 8), FIG6), 0, ["CLS"]) == "token 0 (CLS)"
     assert detail.cell_label(detail.layout((1, 17, 8), FIG6), 6, ["CLS"]) == "token 6: patch at row 1, column 1"
-    assert detail.token_label({**FIG6, "hidden_size": 8}, 6) == "token 6: patch at row 1, column 1"
+    assert detail.token_label(SimpleNamespace(**vars(FIG6), hidden_size=8), 6) == "token 6: patch at row 1, column 1"
     with pytest.raises(ValueError):
         detail.layout((1, 10), FIG6)
     with pytest.raises(IndexError):
@@ -269,7 +287,7 @@ def test_attention_row_matches_numpy():
 def test_detail_flow_annotates_every_step_of_a_level(exported):
     import json as json_module
     _, folders = exported
-    manifest = json_module.loads((folders["dinov2"] / "manifest.json").read_text())
+    manifest = Manifest.from_json(json_module.loads((folders["dinov2"] / "manifest.json").read_text()))
     top = detail.flow(manifest, "model")
     assert [s["id"] for s in top["steps"]][:3] == ["image", "patch", "tokens"] and top["up"] is None
     patch = next(s for s in top["steps"] if s["id"] == "patch")
@@ -283,7 +301,7 @@ def test_detail_flow_annotates_every_step_of_a_level(exported):
 
 
 def test_encoder_level_puts_every_block_output_side_by_side():
-    manifest = {"num_layers": 3, "tokens": 17, "special_tokens": ["CLS"], "grid": [4, 4]}
+    manifest = SimpleNamespace(num_layers=3, tokens=17, special_tokens=["CLS"], grid=[4, 4])
     outputs = RNG.standard_normal((3, 17, 8)).astype(np.float32)
     flat = detail.encoder_channel([tensors.as_floats(o.tobytes()) for o in outputs], 17, 8, 5)
     lay = detail.encoder_layout(manifest, 5)
@@ -293,5 +311,5 @@ def test_encoder_level_puts_every_block_output_side_by_side():
     assert flat[detail.value_index(lay, 1, 9)] == outputs[1, 9, 5]
     assert detail.cell_label(lay, 0, ["CLS"]) == "token 0 (CLS)"
     state_, problems = state.validate(state.State(model="m", image="a", tensor="encoder.outputs"),
-                                      {"num_layers": 3, "num_heads": 2, "tokens": 17, "tensors": []}, ["a"])
+                                      SimpleNamespace(num_layers=3, num_heads=2, tokens=17, tensors=[]), ["a"])
     assert state_.tensor == "encoder.outputs" and not problems

@@ -8,6 +8,7 @@ import pytest
 
 from export import fidelity
 from export.default_model import NAME
+from export.shared import names
 
 from .conftest import WEB
 from .test_page import page_tensor
@@ -110,6 +111,7 @@ def test_flow_strip_navigates_and_annotates(watched, site):
     for x, y in [(30, 40), (150, 60)]:
         block, cell, value, text = hover_cell(page, x, y)
         assert f"block {block + 1} output, channel 1" in text
-        expected = reference[f"layer.{block}.output"][0, cell, 1]
-        assert abs(value - expected) <= 1e-4 * float(np.ptp(reference[f"layer.{block}.output"]))
+        output = reference[names.in_block(block, "output")]
+        expected = output[0, cell, 1]
+        assert abs(value - expected) <= 1e-4 * float(np.ptp(output))
     watched.assert_clean()

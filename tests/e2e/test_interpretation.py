@@ -7,6 +7,7 @@ import numpy as np
 
 from export import analysis, fidelity
 from export.default_model import NAME
+from export.shared import names
 
 from .conftest import ROOT, WEB
 from .test_page import page_tensor
@@ -42,7 +43,7 @@ def test_similarity_maps_equal_cpython_and_the_cat_stands_out(watched, site):
     got = shown(page, "similarity", last, 0)
     ref = reference(page)
     np.testing.assert_allclose(got, ref["analysis.similarity"][last, 0, SPECIAL:], atol=1e-5)
-    unit = ref[f"layer.{last - 1}.output"][0].astype(np.float64)
+    unit = ref[names.in_block(last - 1, "output")][0].astype(np.float64)
     unit /= np.linalg.norm(unit, axis=1, keepdims=True)
     np.testing.assert_allclose(got, unit[SPECIAL:] @ unit[0], atol=1e-4)
 

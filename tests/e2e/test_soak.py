@@ -17,6 +17,7 @@ import json
 
 from bench.page import PROBES, UA_MEMORY
 from export.default_model import NAME
+from export.shared import names
 
 from .conftest import ROOT, Watched
 from .test_page import MANIFEST
@@ -57,7 +58,7 @@ def actions(i):
         lambda p: choose(p, "#interp-block", block, "interp-canvas", "block"),
         lambda p: choose(p, "#interp-token", token, "interp-canvas", "token"),
         lambda p: tab(p, "detail"),
-        lambda p: choose(p, "#detail-block", block, "detail-canvas", "tensor", f"layer.{int(block) - 1}.output"),
+        lambda p: choose(p, "#detail-block", block, "detail-canvas", "tensor", names.in_block(int(block) - 1, "output")),
         lambda p: tab(p, "graph"),
         lambda p: tab(p, "overview"),
         lambda p: tab(p, "interpretation"),

@@ -25,6 +25,7 @@ STEP_TIMEOUT = 180
 SETTLED = "['ready', 'error'].includes(document.body.dataset.status)"
 
 VIEWS = {
+    "tour": "#tour-step[data-step]",
     "overview": "#overview-diagram svg",
     "graph": "#knowledge-graph[data-ready=true]",
     "detail": "#detail-canvas[data-tensor]",
@@ -142,7 +143,8 @@ def test_a_sample_is_classified_as_cpython_classifies_the_same_input(loaded):
 def test_each_view_renders(loaded, view):
     engine = loaded.engine
     engine.click(f"[data-view-tab={view}]")
-    engine.wait_for(f"!!document.querySelector({json.dumps(VIEWS[view])})", STEP_TIMEOUT, f"the {view} view")
+    engine.wait_for(f"!!document.querySelector({json.dumps(VIEWS[view])}) && "
+                    f"!document.querySelector('[data-view={view}]').hidden", STEP_TIMEOUT, f"the {view} view")
     loaded.mark(f"view {view}")
     state = engine.evaluate(f"""({{
       selected: document.querySelector('[data-view-tab={view}]').getAttribute('aria-selected'),
@@ -150,6 +152,21 @@ def test_each_view_renders(loaded, view):
       hash: location.hash }})""")
     assert state["selected"] == "true" and state["visible"], state
     assert f"view={view}" in state["hash"] or view == "overview", state
+    assert_no_errors(loaded)
+
+
+def test_the_tour_walks_every_step(loaded):
+    engine = loaded.engine
+    engine.click("[data-view-tab=tour]")
+    keys = ["image", "patches", "embedding", "positions", "attention", "residual", "depth", "decision", "try", "next"]
+    for number, key in enumerate(keys, 1):
+        if number > 1:
+            engine.click("#tour-next")
+        engine.wait_for(f"document.getElementById('tour-step').dataset.step === '{key}' && "
+                        f"location.hash.includes('tour={number}')", STEP_TIMEOUT, f"tour step {number}")
+        text = engine.evaluate("document.getElementById('tour-text').textContent")
+        assert len(text.split()) > 20, text
+    loaded.mark("tour")
     assert_no_errors(loaded)
 
 

@@ -8,6 +8,7 @@ import * as overview from "./overview.js";
 import * as detail from "./detail.js";
 import * as operations from "./operations/index.js";
 import * as interpret from "./interpret.js";
+import * as tour from "./tour.js";
 import { renderKnowledgeGraph } from "./knowledge/index.js";
 
 await isolate();  // may reload the page once, on a static host without COOP/COEP headers
@@ -266,7 +267,7 @@ async function takeModel(base) {
   return preloaded.sessions;
 }
 
-window.vitlensJS = { progress, fetchBytes, fetchModelFile, decodeImage, preprocessFeeds, createSession, takeModel, tensor, draw, overview, detail, operations, interpret, renderKnowledgeGraph, errors,
+window.vitlensJS = { progress, fetchBytes, fetchModelFile, decodeImage, preprocessFeeds, createSession, takeModel, tensor, draw, overview, detail, operations, interpret, tour, renderKnowledgeGraph, errors,
                      threads, isolated: self.crossOriginIsolated, now: () => performance.now() };
 
 // Order of the start, measured (python -m bench): runtime and model download together and the

@@ -1,8 +1,8 @@
 // Interpretation view (EL-VIT V-D and beyond): a per-patch map over the model's input image, and
 // the same map for every block as small multiples. Python (web/py/interpret_view.py) hands over
-// the values; colours are viridis between the map's own minimum and maximum, or, for the logit
-// lens, one colour per class with the class probability as opacity.
-import { CLASS_COLOURS, classLegend, legend as viridisLegend, viridisAt } from "./colours.js";
+// a 0..255 level per patch: a viridis step between the map's own minimum and maximum, or, for the
+// logit lens, the opacity of the class's colour (the class probability).
+import { CLASS_COLOURS, VIRIDIS, classLegend, legend as viridisLegend } from "./colours.js";
 import { cellAt } from "./pointer.js";
 
 const d3 = window.d3;
@@ -10,18 +10,12 @@ const CLASSES = CLASS_COLOURS.map((c) => d3.rgb(c));
 
 // Writes the colour of patch i into pixel i of `data` (RGBA bytes): no allocation per patch.
 function paintPatch(data, map, i) {
-  let c, alpha = 255;
-  if (map.classes) {
-    c = CLASSES[map.classes[i] % CLASSES.length];
-    alpha = Math.round(255 * map.values[i]);
-  } else {
-    const [low, high] = map.domain;
-    c = viridisAt(high > low ? (map.values[i] - low) / (high - low) : 0.5);
-  }
+  const level = map.levels[i];
+  const c = map.classes ? CLASSES[map.classes[i] % CLASSES.length] : VIRIDIS[level];
   data[4 * i] = c.r;
   data[4 * i + 1] = c.g;
   data[4 * i + 2] = c.b;
-  data[4 * i + 3] = alpha;
+  data[4 * i + 3] = map.classes ? level : 255;
 }
 
 // The input image with the map over it; `selected` (a patch index, or -1) is outlined. The map is
@@ -90,9 +84,6 @@ export function drawMain(canvas, image, map, grid, opacity, selected, onHover, o
   canvas.onmousemove = (event) => onHover(patchAt(event));
   canvas.onmouseleave = () => onHover(-1);
   canvas.onclick = (event) => { const p = patchAt(event); if (p >= 0) onPick(p); };
-  canvas.dataset.values = JSON.stringify(Array.from(map.values));
-  if (map.classes) canvas.dataset.classes = JSON.stringify(Array.from(map.classes));
-  else delete canvas.dataset.classes;
 }
 
 // One small map per block; clicking one chooses that block.
@@ -114,6 +105,14 @@ export function drawMultiples(container, image, maps, grid, opacity, current, on
 // Only the chosen block changed: the small multiples stay, the mark moves.
 export function markMultiple(container, current) {
   d3.select(container).selectAll("figure").attr("aria-current", (m) => String(m.block === current));
+}
+
+// A title and a numbered list, worded by Python: the chosen token's own logit lens.
+export function drawSide(container, title, items) {
+  const root = d3.select(container);
+  root.selectAll("*").remove();
+  root.append("p").text(title);
+  root.append("ol").selectAll("li").data(Array.from(items)).join("li").text((item) => item);
 }
 
 // A legend: viridis between two numbers, or one swatch per class.

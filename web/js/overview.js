@@ -1,13 +1,26 @@
-// Model Overview (EL-VIT V-A): draws one level of the diagram that web/py/overview.py computes.
-// Focus + context: a node with children drills down, a leaf opens its tensor in Model detail,
-// the empty background or Escape goes one level up. Text is always set with .text().
+// Model Overview (EL-VIT V-A): lays out and draws one level of the diagram that web/py/overview.py
+// describes. Focus + context: a node with children drills down, a leaf opens its tensor in Model
+// detail, the empty background or Escape goes one level up. Text is always set with .text().
 const d3 = window.d3;
 const NODE_W = 150;
 const NODE_H = 60;
 const COL_GAP = 96;
 const ROW_H = 128;
 const MARGIN = { top: 40, left: 16 };
+const PER_ROW = 4;  // a long chain snakes over rows of this many boxes, so the diagram stays legible
 let top = MARGIN.top;  // grows on the top level, where the image sits above the first box
+
+// Each node's grid cell. Python gives its step along the data flow (col) and its lane (row); a
+// single chain longer than a row snakes: left to right, then right to left, ...
+function place(nodes) {
+  const chain = nodes.length > PER_ROW && nodes.every((n) => n.row === 0);
+  return nodes.map((n) => {
+    if (!chain) return n;
+    const row = Math.floor(n.col / PER_ROW);
+    const col = n.col % PER_ROW;
+    return { ...n, col: row % 2 === 0 ? col : PER_ROW - 1 - col, row };
+  });
+}
 
 function position(node) {
   return { x: MARGIN.left + node.col * (NODE_W + COL_GAP), y: top + node.row * ROW_H };
@@ -70,7 +83,7 @@ export function renderOverview(container, level, trail, options) {
       .on("click", last ? null : () => options.onGoto(id));
   });
 
-  const nodes = Array.from(level.nodes);
+  const nodes = place(Array.from(level.nodes));
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const cols = d3.max(nodes, (n) => n.col) + 1;
   const rows = d3.max(nodes, (n) => n.row) + 1;

@@ -1,7 +1,7 @@
 """The page shell: model and image selection, the prediction, the URL state, and switching views.
 
 Browser-only (PyScript). The page's state lives in one store (page.py) that every view gets; each
-view (overview_view, graph_view, detail_view, interpret_view) owns its controls and drawing. Adding
+view (tour_view, overview_view, graph_view, detail_view, interpret_view) owns its controls and drawing. Adding
 a view is one entry in VIEWS.
 """
 import js
@@ -9,14 +9,16 @@ import js
 from detail_view import DetailView
 from graph_view import GraphView
 from interpret_view import InterpretationView
+from manifest import Manifest, ModelIndex
 from overview_view import OverviewView
 from page import Page, element, fetch_json, make
 import state as url_state
 from runtime import MAX_SIDE, ModelError, ModelRuntime, js_message, plain
+from tour_view import TourView
 
 JS = js.vitlensJS
 document = js.document
-VIEWS = (OverviewView, GraphView, DetailView, InterpretationView)
+VIEWS = (TourView, OverviewView, GraphView, DetailView, InterpretationView)
 
 
 class App:
@@ -24,6 +26,7 @@ class App:
         self.index = None
         self.page = Page()
         self.page.open_view = self.show_view
+        self.page.select_sample = self.select_sample
         self.views = {view.name: view for view in (View(self.page) for View in VIEWS)}
 
     # ---- start-up -------------------------------------------------------------------------
@@ -31,27 +34,27 @@ class App:
     async def start(self):
         js.performance.mark("vitlens:python-started")  # the marks time the start-up for the benchmarks
         try:
-            self.index = await fetch_json("model/index.json")
+            self.index = ModelIndex.from_json(await fetch_json("model/index.json"))
         except Exception as error:
             self.fail(f"No model found (model/index.json): {error}. Build one with python -m export.")
             return
-        names = [m["name"] for m in self.index["models"]]
+        default = self.index.default
         requested, problems = url_state.parse(js.location.hash)
-        if requested.model and requested.model not in names:
-            problems.append(f"there is no model {requested.model!r}; showing {self.index['default']}")
-        model = requested.model if requested.model in names else self.index["default"]
+        if requested.model and self.index.entry(requested.model) is None:
+            problems.append(f"there is no model {requested.model!r}; showing {default}")
+        model = requested.model if self.index.entry(requested.model) else default
         self.bind()
         try:
             await self.load_model(model, requested, problems)
         except Exception as error:
-            if model == self.index["default"]:
+            if model == default:
                 self.fail(f"Could not load the model {model!r}: {error}")
                 return
             try:  # a model the URL names is broken: the default one may still work
-                problems = [f"Could not load the model {model!r}: {error}; showing {self.index['default']!r}."]
-                await self.load_model(self.index["default"], requested, problems)
+                problems = [f"Could not load the model {model!r}: {error}; showing {default!r}."]
+                await self.load_model(default, requested, problems)
             except Exception as error:
-                self.fail(f"Could not load the model {self.index['default']!r}: {error}")
+                self.fail(f"Could not load the model {default!r}: {error}")
                 return
         element("loading").hidden = True
         element("app").hidden = False
@@ -77,11 +80,11 @@ class App:
             view.bind()
 
     async def load_model(self, name, requested, problems):
-        entry = next((m for m in self.index["models"] if m["name"] == name), None)
+        entry = self.index.entry(name)
         if entry is None:
             raise ModelError(f"model/index.json lists no model {name!r}")
-        base = "model/" + entry["manifest"].rsplit("/", 1)[0]
-        manifest = await fetch_json(f"model/{entry['manifest']}")
+        base = "model/" + entry.manifest.rsplit("/", 1)[0]
+        manifest = Manifest.from_json(await fetch_json(f"model/{entry.manifest}"))
         if self.page.runtime is not None or element("app").hidden:  # not over boot.js's first prediction
             element("loading").hidden = False
 
@@ -92,7 +95,7 @@ class App:
             await self.page.runtime.release()
         self.page.runtime, self.page.probabilities = runtime, None  # until its first image is classified
         js.performance.mark("vitlens:model-ready")
-        sample_ids = [s["id"] for s in manifest["samples"]]
+        sample_ids = [s.id for s in manifest.samples]
         fitted, more = url_state.validate(url_state.replace_fields(requested, model=name), manifest, sample_ids)
         self.render_model_info(manifest)
         for view in self.views.values():
@@ -109,26 +112,26 @@ class App:
     def render_picker(self, current):
         picker = element("model-picker")
         picker.replaceChildren()
-        for model in self.index["models"]:
-            option = make("option", text=model["title"], value=model["name"])
-            option.selected = model["name"] == current
+        for model in self.index.models:
+            option = make("option", text=model.title, value=model.name)
+            option.selected = model.name == current
             picker.appendChild(option)
-        element("model-picker-label").hidden = len(self.index["models"]) < 2
+        element("model-picker-label").hidden = len(self.index.models) < 2
 
     def render_model_info(self, manifest):
         m = manifest
-        element("model-title").textContent = m["title"]
+        element("model-title").textContent = m.title
         element("model-facts").textContent = (
-            f"{m['architecture']} · {m['image_size'][0]}×{m['image_size'][1]} input · "
-            f"{m['grid'][0]}×{m['grid'][1]} patches of {m['patch_size']} px · {m['tokens']} tokens × "
-            f"{m['hidden_size']} · {m['num_layers']} blocks × {m['num_heads']} heads · {len(m['labels'])} classes")
+            f"{m.architecture} · {m.image_size[0]}×{m.image_size[1]} input · "
+            f"{m.grid[0]}×{m.grid[1]} patches of {m.patch_size} px · {m.tokens} tokens × "
+            f"{m.hidden_size} · {m.num_layers} blocks × {m.num_heads} heads · {len(m.labels)} classes")
 
     def render_gallery(self, base, manifest):
         gallery = element("gallery")
         gallery.replaceChildren()
-        for sample in manifest["samples"]:
-            button = make("button", "thumb", type="button", title=sample["title"], data_sample=sample["id"])
-            button.appendChild(make("img", src=f"{base}/{sample['file']}", alt=sample["title"],
+        for sample in manifest.samples:
+            button = make("button", "thumb", type="button", title=sample.title, data_sample=sample.id)
+            button.appendChild(make("img", src=f"{base}/{sample.file}", alt=sample.title,
                                     width=56, height=56, loading="lazy"))
             self.page.on(button, "click", self.on_gallery_click)
             gallery.appendChild(button)
@@ -152,11 +155,10 @@ class App:
     # ---- the image and its prediction -----------------------------------------------------
 
     async def select_sample(self, sample_id):
-        manifest = self.page.manifest
-        sample = next(s for s in manifest["samples"] if s["id"] == sample_id)
-        response = await js.fetch(f"{self.page.runtime.base}/{sample['file']}")
+        sample = self.page.manifest.sample(sample_id)
+        response = await js.fetch(f"{self.page.runtime.base}/{sample.file}")
         blob = await response.blob()
-        caption = f"{sample['title']} — {sample['source']} ({sample['licence']})"
+        caption = f"{sample.title} — {sample.source} ({sample.licence})"
         await self.classify(blob, sample_id, caption)
 
     async def classify(self, blob, image_id, caption):
@@ -188,6 +190,7 @@ class App:
             note = f" (reduced by the browser to {image.width}×{image.height})" if image.reduced else ""
             element("image-caption").textContent = caption + note
             JS.draw.showImage(element("image-canvas"), image.bitmap)
+            self.page.image_url = element("image-canvas").toDataURL()
             self.render_prediction(elapsed)
             for view in self.views.values():
                 if view.shown or view.drawn_hidden:
@@ -202,7 +205,7 @@ class App:
             return True
 
     def render_prediction(self, elapsed_ms):
-        labels = self.page.manifest["labels"]
+        labels = self.page.manifest.labels
         top = JS.draw.probabilities("#prediction-list", plain(labels), plain(self.page.probabilities))
         element("prediction-top").textContent = labels[top]
         threads = JS.threads
@@ -213,7 +216,7 @@ class App:
                    if not JS.isolated else " (this browser offers the page no SharedArrayBuffer)")
         element("prediction-time").textContent = (
             f"Forward pass {elapsed_ms:.0f} ms in this browser: preprocessing and "
-            f"{len(self.page.manifest['stages'])} ONNX parts, WebAssembly, "
+            f"{len(self.page.manifest.stages)} ONNX parts, WebAssembly, "
             f"{threads} thread{'s' if threads != 1 else ''}{why}")
 
     # ---- events -----------------------------------------------------------------------------
@@ -274,7 +277,7 @@ class App:
         if requested.model and requested.model != self.page.state.model:
             await self.switch_model(requested.model, requested, problems)
             return
-        sample_ids = [s["id"] for s in self.page.manifest["samples"]]
+        sample_ids = [s.id for s in self.page.manifest.samples]
         if requested.image == url_state.UPLOAD and self.page.state.image == url_state.UPLOAD:
             requested = url_state.replace_fields(requested, image=url_state.UPLOAD)
             fitted, more = requested, []

@@ -7,27 +7,28 @@ x; channel-first maps (batch, channels, rows, cols) one map per channel. Values 
 0..255 levels, normalised per map (the paper), per tensor, or between the tensor's 1st and 99th
 percentiles (robust to the few outlier channels and tokens ViTs grow).
 """
+from array import array
+
 import overview
 import tensors
 
 MODES = ("channel", "tensor", "robust")
-ENCODER = "encoder.outputs"  # not a tensor: every block's output side by side, one channel at a time
 
 
 def layout(shape, manifest):
     """How a tensor of this shape (batch first) is drawn: kind, maps, cells and the grid."""
     dims = list(shape[1:])
-    special = len(manifest["special_tokens"])
-    tokens = manifest["tokens"]
+    special = len(manifest.special_tokens)
+    tokens = manifest.tokens
     if len(dims) == 2 and dims[0] == tokens:
         return {"kind": "tokens", "maps": dims[1], "heads": 1, "per_head": dims[1], "cells": tokens,
-                "special": special, "grid": list(manifest["grid"])}
+                "special": special, "grid": list(manifest.grid)}
     if len(dims) == 3 and dims[1] == tokens == dims[2]:  # attention scores, probabilities: one matrix per head
         return {"kind": "matrix", "maps": dims[0], "heads": dims[0], "per_head": 1, "cells": tokens * tokens,
                 "special": 0, "grid": [tokens, tokens]}
     if len(dims) == 3 and dims[1] == tokens:
         return {"kind": "heads", "maps": dims[0] * dims[2], "heads": dims[0], "per_head": dims[2],
-                "cells": tokens, "special": special, "grid": list(manifest["grid"])}
+                "cells": tokens, "special": special, "grid": list(manifest.grid)}
     if len(dims) == 3:
         return {"kind": "planes", "maps": dims[0], "heads": 1, "per_head": dims[0], "cells": dims[1] * dims[2],
                 "special": 0, "grid": dims[1:]}
@@ -36,13 +37,12 @@ def layout(shape, manifest):
 
 def encoder_layout(manifest, channel):
     """Every block's output as one map each, for one channel (the encoder level of the data flow)."""
-    return {"kind": "blocks", "maps": manifest["num_layers"], "heads": 1, "per_head": 1, "cells": manifest["tokens"],
-            "special": len(manifest["special_tokens"]), "grid": list(manifest["grid"]), "channel": channel}
+    return {"kind": "blocks", "maps": manifest.num_layers, "heads": 1, "per_head": 1, "cells": manifest.tokens,
+            "special": len(manifest.special_tokens), "grid": list(manifest.grid), "channel": channel}
 
 
 def encoder_channel(outputs, tokens, dim, channel):
     """Channel `channel` of each block's (tokens, dim) output, block after block: (blocks, tokens) flat."""
-    from array import array
     flat = array("f")
     for output in outputs:
         flat.extend(tensors.channel(output, tokens, dim, channel))
@@ -82,12 +82,7 @@ def levels(flat, lay, first, count, mode):
     for m in range(first, first + count):
         values = map_values(flat, lay, m)
         low, high = (min(values), max(values)) if mode == "channel" else shared
-        span = high - low
-        if span > 0:
-            scale = 255 / span
-            out.extend(min(255, max(0, round((v - low) * scale))) for v in values)
-        else:
-            out.extend([128] * len(values))
+        out += tensors.levels(values, low, high)
         ranges.append((low, high))
     return bytes(out), ranges
 
@@ -105,8 +100,8 @@ def map_label(lay, map_index):
 
 def token_label(manifest, token):
     """A token as the views name it: 'token 0 (CLS)', 'token 21: patch at row 1, column 4'."""
-    lay = layout([1, manifest["tokens"], manifest["hidden_size"]], manifest)
-    return cell_label(lay, token, manifest["special_tokens"])
+    lay = layout([1, manifest.tokens, manifest.hidden_size], manifest)
+    return cell_label(lay, token, manifest.special_tokens)
 
 
 def cell_label(lay, cell, special_names):
@@ -126,7 +121,6 @@ def cell_label(lay, cell, special_names):
 def flow(manifest, level_id):
     """The focus+context strip above the maps: one level of the data flow (the overview's levels),
     left to right, each step with its Fig. 8 annotation: what it does and how the shape changes."""
-    import overview
     level = overview.level(manifest, level_id)
     into = {e["target"]: e["shape"] for e in level["edges"]}
     out_of = {e["source"]: e["shape"] for e in level["edges"]}

@@ -8,6 +8,7 @@ import js
 from pyodide.ffi import to_js
 
 import detail
+from manifest import Tensor
 from modals import Modals
 from page import element, make
 import tensors
@@ -23,6 +24,7 @@ class DetailView(View):
 
     def __init__(self, page):
         super().__init__(page)
+        self.tensor = None  # the tensor drawn
         self.map_page = 0  # the page of maps drawn (or, for the encoder, the channel)
         self.shown_maps = None  # (flat values, layout, first map) of the drawn maps
         self.flow_level = None  # the data-flow level; follows the drawn tensor until navigated
@@ -54,41 +56,42 @@ class DetailView(View):
 
     def choices_for(self, layer):
         """The tensors that can be drawn as maps: the embeddings', the block's (1-based), the head's."""
-        manifest = self.page.manifest
-        encoder = {"name": detail.ENCODER, "shape": [1, manifest["num_layers"], manifest["tokens"]],
-                   "meaning": "every block's output side by side, one channel at a time (the pager steps the channel)"}
-        return [t for t in manifest["tensors"] if len(t["shape"]) in (3, 4) and t["name"] != "pixel_values"
-                and names.block_of(t["name"]) in (None, layer - 1)] + [encoder]
+        manifest = self.manifest
+        encoder = Tensor(names.ENCODER_OUTPUTS, [1, manifest.num_layers, manifest.tokens], "encoder",
+                         "every block's output side by side, one channel at a time (the pager steps the channel)")
+        return [t for t in manifest.tensors if len(t.shape) in (3, 4) and t.name != names.PIXELS
+                and names.block_of(t.name) in (None, layer - 1)] + [encoder]
 
     async def show(self):
-        manifest = self.page.manifest
+        manifest = self.manifest
         if self.page.probabilities is None:
             return
         choices = self.choices()
-        drawable = [t["name"] for t in choices]
         state = self.page.state
-        tensor = state.tensor if state.tensor in drawable else names.in_block(state.layer - 1, "output")
+        spec = next((t for t in choices if t.name == state.tensor), None)
+        if spec is None:
+            spec = next(t for t in choices if t.name == names.in_block(state.layer - 1, "output"))
+        tensor = spec.name
         blocks = element("detail-block")
-        if blocks.options.length != manifest["num_layers"]:
+        if blocks.options.length != manifest.num_layers:
             blocks.replaceChildren(*[make("option", text=str(n), value=str(n))
-                                     for n in range(1, manifest["num_layers"] + 1)])
-        blocks.value = str(self.page.state.layer)
+                                     for n in range(1, manifest.num_layers + 1)])
+        blocks.value = str(state.layer)
         select = element("detail-tensor")
-        select.replaceChildren(*[make("option", text=f"{t['name']}  ({'×'.join(map(str, t['shape'][1:]))})",
-                                      value=t["name"]) for t in choices])
+        select.replaceChildren(*[make("option", text=f"{t.name}  ({'×'.join(map(str, t.shape[1:]))})", value=t.name)
+                                 for t in choices])
         select.value = tensor
-        spec = next(t for t in choices if t["name"] == tensor)
-        if tensor == detail.ENCODER:
-            tokens, dim = manifest["tokens"], manifest["hidden_size"]
+        if tensor == names.ENCODER_OUTPUTS:
+            tokens, dim = manifest.tokens, manifest.hidden_size
             self.map_page = min(self.map_page, dim - 1)
-            outputs = [self.page.runtime.floats(names.in_block(i, "output")) for i in range(manifest["num_layers"])]
+            outputs = [self.page.runtime.floats(names.in_block(i, "output")) for i in range(manifest.num_layers)]
             flat = detail.encoder_channel(outputs, tokens, dim, self.map_page)
             lay = detail.encoder_layout(manifest, self.map_page)
             pages, first, per_page = dim, 0, lay["maps"]
             page_text = f"channel {self.map_page} of 0–{dim - 1}"
         else:
             flat = await self.page.runtime.values(tensor)
-            lay = detail.layout(spec["shape"], manifest)
+            lay = detail.layout(spec.shape, manifest)
             pages = max(1, -(-lay["maps"] // self.MAPS_PER_PAGE))
             self.map_page = min(self.map_page, pages - 1)
             first, per_page = self.map_page * self.MAPS_PER_PAGE, self.MAPS_PER_PAGE
@@ -105,30 +108,33 @@ class DetailView(View):
         element("detail-page").textContent = page_text or f"maps {first + 1}–{first + count} of {lay['maps']}"
         element("detail-prev").disabled = self.map_page == 0
         element("detail-next").disabled = self.map_page >= pages - 1
-        element("detail-meaning").textContent = f"{tensor}: {spec['meaning']}. Shape {' × '.join(map(str, spec['shape'][1:]))}."
-        element("detail-token").max = str(manifest["tokens"] - 1)
+        shape = " × ".join(map(str, spec.shape[1:]))
+        element("detail-meaning").textContent = f"{tensor}: {spec.meaning}. Shape {shape}."
+        element("detail-token").max = str(manifest.tokens - 1)
         element("detail-token").value = str(self.page.state.token)
         element("detail-canvas").dataset.tensor = tensor
         element("detail-canvas").dataset.first = str(first)
-        self.shown_maps = (flat, lay, first)
+        self.tensor, self.shown_maps = tensor, (flat, lay, first)
         self.render_flow(tensor)
         await self.render_substitution()
 
     @staticmethod
     def level_of(tensor):
         """The data-flow level a tensor is drawn in: its attention, its block, or the whole model."""
-        parts = tensor.split(".")
-        if tensor == detail.ENCODER:
+        if tensor == names.ENCODER_OUTPUTS:
             return "encoder"
-        if parts[0] != "layer":
+        block = names.block_of(tensor)
+        if block is None:
             return "model"
-        return f"attention.{parts[1]}" if parts[2] == "attention" and parts[3] != "output" else f"block.{parts[1]}"
+        attention = tensor.startswith(names.in_block(block, "attention."))
+        inside = attention and tensor != names.in_block(block, "attention.output")  # the output leaves it
+        return f"attention.{block}" if inside else f"block.{block}"
 
     def render_flow(self, tensor):
         level = self.flow_level or self.level_of(tensor)
         handlers = js.Object.new()
         handlers.onStep, handlers.onGoto = self.flow_step_proxy, self.flow_goto_proxy
-        JS.detail.drawFlow(element("detail-flow"), plain(detail.flow(self.page.manifest, level)),
+        JS.detail.drawFlow(element("detail-flow"), plain(detail.flow(self.manifest, level)),
                            tensor, element("detail-annotation"), handlers)
         element("detail-flow").dataset.level = level
 
@@ -136,22 +142,22 @@ class DetailView(View):
         step = step.to_py()
         if step["children"] == "encoder":  # the encoder level draws every block's output side by side
             self.flow_level = "encoder"
-            self.page.update(tensor=detail.ENCODER)
+            self.page.update(tensor=names.ENCODER_OUTPUTS)
             self.map_page = 0
             self.page.schedule(self.show())
             return
         if step["children"]:
             self.flow_level = step["children"]
-            self.render_flow(element("detail-canvas").dataset.tensor)
+            self.render_flow(self.tensor)
             return
         tensor = step["tensor"]
         block = names.block_of(tensor)
         layer = self.page.state.layer if block is None else block + 1
-        if tensor not in [t["name"] for t in self.choices_for(layer)]:
-            where = ("the image card on the left" if tensor == "pixel_values"
+        if tensor not in [t.name for t in self.choices_for(layer)]:
+            where = ("the image card on the left" if tensor == names.PIXELS
                      else "the prediction card and the classification end below")
             element("detail-annotation").textContent = f"{step['label']}: this tensor is shown in {where}."
-            if tensor != "pixel_values":
+            if tensor != names.PIXELS:
                 element("substitution-heading").scrollIntoView()
             return
         self.page.update(tensor=tensor, layer=layer)
@@ -160,34 +166,35 @@ class DetailView(View):
 
     def on_flow_goto(self, level_id):
         self.flow_level = level_id
-        self.render_flow(element("detail-canvas").dataset.tensor)
+        self.render_flow(self.tensor)
 
     async def render_substitution(self):
         """Fig. 11: pass token i through the final LayerNorm and the head in CLS's place."""
-        manifest = self.page.manifest
+        manifest = self.manifest
         field = element("substitution-token")
-        field.max = str(manifest["tokens"] - 1)
+        field.max = str(manifest.tokens - 1)
         box = element("substitution-message")
         try:
             token = int(field.value)
-            if not 0 <= token < manifest["tokens"]:
+            if not 0 <= token < manifest.tokens:
                 raise ValueError
         except ValueError:
-            box.textContent = f"Type a token index from 0 (CLS) to {manifest['tokens'] - 1}."
+            box.textContent = f"Type a token index from 0 (CLS) to {manifest.tokens - 1}."
             box.hidden = False
             return
         box.hidden = True
-        head = manifest["stages"][-1]
-        hidden = self.page.runtime.floats(head["input"])
-        swapped = tensors.substitute_token(hidden, manifest["tokens"], manifest["hidden_size"], token)
-        feeds = {head["input"]: JS.tensor("float32", to_js(memoryview(swapped)),
-                                          to_js([1, manifest["tokens"], manifest["hidden_size"]]))}
-        out = await self.page.runtime.sessions["head"].run(js_object(feeds), to_js(["logits"]))
-        probabilities = tensors.softmax(list(tensors.as_floats(out.logits.data.to_memoryview())))
-        JS.draw.probabilities("#substitution-list", plain(manifest["labels"]), plain(probabilities))
+        head = manifest.stages[-1]
+        hidden = self.page.runtime.floats(head.input)
+        swapped = tensors.substitute_token(hidden, manifest.tokens, manifest.hidden_size, token)
+        feeds = {head.input: JS.tensor("float32", to_js(memoryview(swapped)),
+                                       to_js([1, manifest.tokens, manifest.hidden_size]))}
+        out = await self.page.runtime.sessions[head.name].run(js_object(feeds), to_js([names.LOGITS]))
+        logits = js.Reflect.get(out, names.LOGITS)
+        probabilities = tensors.softmax(list(tensors.as_floats(logits.data.to_memoryview())))
+        JS.draw.probabilities("#substitution-list", plain(manifest.labels), plain(probabilities))
         where = detail.token_label(manifest, token)
         mean_note = (" DINOv2's head reads CLS together with the mean of the patch tokens: the substitution "
-                     "replaces only the CLS half, the patch mean stays." if manifest["family"] == "dinov2" else "")
+                     "replaces only the CLS half, the patch mean stays." if manifest.family == "dinov2" else "")
         element("substitution-note").textContent = (
             f"The head's probabilities when {where} is put where CLS was, after the final LayerNorm.{mean_note}")
         element("substitution-list").dataset.token = str(token)
@@ -210,7 +217,7 @@ class DetailView(View):
         flat, lay, first = self.shown_maps
         m = first + map_index
         value = flat[detail.value_index(lay, m, cell)]
-        where = detail.cell_label(lay, cell, self.page.manifest["special_tokens"])
+        where = detail.cell_label(lay, cell, self.manifest.special_tokens)
         readout.textContent = f"{detail.map_label(lay, m)} · {where} · value {value:.6g}"
         readout.dataset.map, readout.dataset.cell, readout.dataset.value = str(m), str(cell), repr(value)
 

@@ -22,12 +22,12 @@ class GraphView(View):
         """Drawn the first time its view is shown, when the panel has its real size."""
         runtime = self.page.runtime
         manifest = runtime.manifest
-        if self.drawn_for == manifest["name"]:
+        if self.drawn_for == manifest.name:
             return
-        self.drawn_for = manifest["name"]
+        self.drawn_for = manifest.name
         status = element("kg-status")
         try:
-            graph = await fetch_json(f"{runtime.base}/{manifest['knowledge']}")
+            graph = await fetch_json(f"{runtime.base}/{manifest.knowledge}")
         except Exception as error:
             status.textContent = f"This model folder has no knowledge graph: {error}"
             return

@@ -12,7 +12,7 @@ grid order (row-major), the `special` leading tokens (CLS, DIST) left out.
 """
 import math
 
-FUSIONS = ("mean", "max", "min")
+from tensor_names import FUSIONS
 _FUSE = {"mean": lambda column: math.fsum(column) / len(column), "max": max, "min": min}
 
 

@@ -1,21 +1,21 @@
 """The Interpretation view in the browser: controls, the map over the image, every block at once.
 
 Browser-only. analysis.onnx computes what needs the whole forward pass once per image; the stdlib
-module `interpret` slices one selection out of it; web/js/interpret.js draws.
+module `interpret` slices one selection out of it; this view turns each map into 0..255 levels
+and web/js/interpret.js colours and draws them.
 """
-from array import array
+import json
 
 import js
 from pyodide.ffi import to_js
 
 import interpret
-import operations
+from page import element, make
 import tensors
 import tensor_names as names
 from view import View
 
 JS = js.vitlensJS
-document = js.document
 
 MEANINGS = {
     "similarity": ("Cosine similarity between the chosen token and every patch token at this block (the paper's "
@@ -33,21 +33,16 @@ MEANINGS = {
 BY_LAYER = ("attention", "rollout")  # these exist per block (1..N), not for the embeddings
 
 
-def element(id_):
-    return document.getElementById(id_)
-
-
 def js_map(one):
-    """A map for web/js/interpret.js, its numbers as typed arrays (JSON is slow for thousands of floats)."""
+    """A map for web/js/interpret.js: its block and label, and per patch a 0..255 level (a viridis step,
+    or for the logit lens the opacity of the class's colour) as typed arrays."""
     out = js.Object.new()
-    for key, value in one.items():
-        if key == "values":
-            value = to_js(memoryview(array("f", value)))
-        elif key == "classes":
-            value = to_js(memoryview(array("B", value)))
-        elif isinstance(value, list):
-            value = to_js(value)
-        setattr(out, key, value)
+    out.block, out.label = one["block"], one["label"]
+    if "classes" in one:
+        out.levels = to_js(memoryview(tensors.levels(one["values"], 0, 1)))
+        out.classes = to_js(memoryview(bytes(one["classes"])))
+    else:
+        out.levels = to_js(memoryview(tensors.levels(one["values"], *one["domain"])))
     return out
 
 
@@ -57,17 +52,12 @@ class InterpretationView(View):
     def __init__(self, page):
         super().__init__(page)
         self.block = None  # 0 = embeddings output, b = block b's output; None until a model is shown
-        self.image_for = None  # (classified counter, JS image source) of the model input drawn under maps
         self.shown_map = None  # the main map's values and classes, for the hover readout
         self.drawn = None  # (what was chosen, every block's map) as the small multiples show them
         self.hover = page.proxy(self.on_hover)
         self.pick_patch = page.proxy(self.on_pick_patch)
         self.pick_block = page.proxy(self.on_pick_block)
         self.pick_head = page.proxy(self.on_pick_head)
-
-    @property
-    def manifest(self):
-        return self.page.runtime.manifest
 
     def bind(self):
         for id_ in ("interp-kind", "interp-head", "interp-fusion", "interp-block"):
@@ -79,30 +69,13 @@ class InterpretationView(View):
     def reset(self):
         """A new model: options for its blocks and heads."""
         m = self.manifest
-        self.block = m["num_layers"]
+        self.block = m.num_layers
         element("interp-block").replaceChildren(*[
-            self.option(b, "embeddings" if b == 0 else f"block {b}") for b in range(m["num_layers"] + 1)])
+            make("option", text="embeddings" if b == 0 else f"block {b}", value=b) for b in range(m.num_layers + 1)])
         element("interp-head").replaceChildren(
-            *[self.option(f, f"{f} of all heads") for f in interpret.FUSIONS],
-            *[self.option(h, f"head {h + 1}") for h in range(m["num_heads"])])
-        element("interp-token").max = str(m["tokens"] - 1)
-
-    @staticmethod
-    def option(value, text):
-        node = document.createElement("option")
-        node.value, node.textContent = str(value), text
-        return node
-
-    def source(self):
-        """The model's own input, as the image under every map (patches align exactly)."""
-        if self.image_for is None or self.image_for[0] != self.page.classified:
-            m = self.manifest
-            height, width = m["image_size"]
-            recipe = m["preprocessing"]
-            rgba = operations.image_bytes(self.page.runtime.floats("pixel_values"), height, width,
-                                          recipe["mean"], recipe["std"])
-            self.image_for = (self.page.classified, JS.interpret.imageSource(to_js(memoryview(rgba)), width, height))
-        return self.image_for[1]
+            *[make("option", text=f"{f} of all heads", value=f) for f in interpret.FUSIONS],
+            *[make("option", text=f"head {h + 1}", value=h) for h in range(m.num_heads)])
+        element("interp-token").max = str(m.tokens - 1)
 
     def choice(self):
         kind = element("interp-kind").value
@@ -110,26 +83,30 @@ class InterpretationView(View):
         fusion = element("interp-fusion").value
         return kind, (head if head in interpret.FUSIONS else int(head)), fusion
 
-    def map_for(self, out, kind, block, head, fusion, token):
+    def analysed(self, output):
+        """One of analysis.onnx's outputs for the image on screen."""
+        return self.page.runtime.floats(names.analysis(output))
+
+    def map_for(self, kind, block, head, fusion, token):
         """One block's map: {'values': per patch, 'classes': per patch class (lens only)}."""
         m = self.manifest
-        tokens, special = m["tokens"], len(m["special_tokens"])
+        tokens, special = m.tokens, len(m.special_tokens)
         if kind == "similarity":
-            return {"values": interpret.similarity_map(out["similarity"], tokens, block, token, special)}
+            return {"values": interpret.similarity_map(self.analysed("similarity"), tokens, block, token, special)}
         if kind == "norms":
-            return {"values": interpret.norm_map(out["norms"], tokens, block, special)}
+            return {"values": interpret.norm_map(self.analysed("norms"), tokens, block, special)}
         if kind == "lens":
-            picks = interpret.lens_maps(out["lens"], tokens, len(m["labels"]), block, special)
+            picks = interpret.lens_maps(self.analysed("lens"), tokens, len(m.labels), block, special)
             return {"classes": [c for c, _ in picks], "values": [p for _, p in picks]}
         if kind == "attention":
             probs = self.page.runtime.floats(names.in_block(block - 1, "attention.probs"))
-            return {"values": interpret.attention_map(probs, m["num_heads"], tokens, head, token, special)}
-        return {"values": interpret.rollout_map(out[f"rollout.{fusion}"], tokens, block - 1, token, special)}
+            return {"values": interpret.attention_map(probs, m.num_heads, tokens, head, token, special)}
+        return {"values": interpret.rollout_map(self.analysed(f"rollout.{fusion}"), tokens, block - 1, token, special)}
 
     async def show(self):
         """Run analysis.onnx for a new image if need be, then draw."""
         page = self.page
-        if page.probabilities is None or page.state.view != "interpretation":
+        if page.probabilities is None or not self.shown:
             return
         async with page.lock:
             try:
@@ -142,7 +119,7 @@ class InterpretationView(View):
     def refresh(self):
         """An interaction: draw at once when the analysis is at hand (no task, no timer hop)."""
         if self.page.runtime.analysed is not None and not self.page.lock.locked():
-            if self.page.state.view == "interpretation":
+            if self.shown:
                 self.draw()
         else:
             self.page.schedule(self.show())
@@ -150,7 +127,6 @@ class InterpretationView(View):
     def draw(self):
         page = self.page
         m = self.manifest
-        out = {name.removeprefix("analysis."): page.runtime.floats(name) for name in page.runtime.analysed}
         kind, head, fusion = self.choice()
         token = page.state.token
         first = 1 if kind in BY_LAYER else 0
@@ -161,38 +137,43 @@ class InterpretationView(View):
         element("interp-token").value = str(token)
         for option in element("interp-block").options:
             option.disabled = int(option.value) < first
-        image = self.source()
+        image = page.input_image()
         opacity = float(element("interp-opacity").value)
         key = (page.classified, kind, head, fusion, token, opacity)
         if self.drawn is None or self.drawn[0] != key:  # a new set of maps; else only the block changed
             maps = []
-            for b in range(first, m["num_layers"] + 1):
-                one = self.map_for(out, kind, b, head, fusion, token)
+            for b in range(first, m.num_layers + 1):
+                one = self.map_for(kind, b, head, fusion, token)
                 one.update(block=b, label="embeddings" if b == 0 else f"block {b}",
                            domain=[min(one["values"]), max(one["values"])])
                 maps.append(one)
             JS.interpret.drawMultiples(element("interp-multiples"), image, to_js([js_map(one) for one in maps]),
-                                       to_js(m["grid"]), opacity, self.block, self.pick_block)
+                                       to_js(m.grid), opacity, self.block, self.pick_block)
             self.drawn = (key, maps)
         else:
             JS.interpret.markMultiple(element("interp-multiples"), self.block)
         main = self.drawn[1][self.block - first]
-        special = len(m["special_tokens"])
+        special = len(m.special_tokens)
         selected = token - special if token >= special and kind not in ("norms", "lens") else -1
-        JS.interpret.drawMain(element("interp-canvas"), image, js_map(main), to_js(m["grid"]), opacity,
+        JS.interpret.drawMain(element("interp-canvas"), image, js_map(main), to_js(m.grid), opacity,
                               selected, self.hover, self.pick_patch)
         self.shown_map = main
         if kind == "lens":
-            JS.interpret.legend(element("interp-legend"), "", "", to_js(m["labels"]))
+            JS.interpret.legend(element("interp-legend"), "", "", to_js(m.labels))
         else:
             low, high = main["domain"]
             JS.interpret.legend(element("interp-legend"), f"{low:.3g}", f"{high:.3g}", None)
         where = "embeddings output" if self.block == 0 else f"block {self.block}"
         scale = "" if kind == "lens" else " Each map is coloured between its own minimum and maximum."
         element("interp-meaning").textContent = f"{MEANINGS[kind]} Now: {where}, {page.token_label(token)}.{scale}"
-        self.render_side(out, token)
+        self.render_side(token)
         self.render_heads(kind, token, image, opacity)
         canvas = element("interp-canvas")
+        canvas.dataset.values = json.dumps(main["values"], separators=(",", ":"))  # for the tests
+        if "classes" in main:
+            canvas.dataset.classes = json.dumps(main["classes"], separators=(",", ":"))
+        else:
+            canvas.removeAttribute("data-classes")
         canvas.dataset.kind, canvas.dataset.block, canvas.dataset.token = kind, str(self.block), str(token)
 
     def render_heads(self, kind, token, image, opacity):
@@ -204,33 +185,25 @@ class InterpretationView(View):
         m = self.manifest
         probs = self.page.runtime.floats(names.in_block(self.block - 1, "attention.probs"))
         maps = []
-        for head in range(m["num_heads"]):
-            values = interpret.attention_map(probs, m["num_heads"], m["tokens"], head, token, len(m["special_tokens"]))
+        for head in range(m.num_heads):
+            values = interpret.attention_map(probs, m.num_heads, m.tokens, head, token, len(m.special_tokens))
             maps.append({"values": values, "block": head, "label": f"head {head + 1}",
                          "domain": [min(values), max(values)]})
         chosen = element("interp-head").value
         JS.interpret.drawMultiples(element("interp-heads"), image, to_js([js_map(one) for one in maps]),
-                                   to_js(m["grid"]), opacity, int(chosen) if chosen.isdigit() else -1, self.pick_head)
+                                   to_js(m.grid), opacity, int(chosen) if chosen.isdigit() else -1, self.pick_head)
 
     def on_pick_head(self, head):
         element("interp-head").value = str(head)
         self.refresh()
 
-    def render_side(self, out, token):
+    def render_side(self, token):
         """The chosen token's own logit lens at this block: what it would predict if it were CLS."""
         m = self.manifest
-        probs = interpret.lens_probs(out["lens"], m["tokens"], len(m["labels"]), self.block, token)
-        top = tensors.top_k(probs, 3)
-        side = element("interp-side")
-        side.replaceChildren()
-        title = document.createElement("p")
-        title.textContent = f"{self.page.token_label(token)} through the final LayerNorm and head at this block:"
-        listing = document.createElement("ol")
-        for index, p in top:
-            item = document.createElement("li")
-            item.textContent = f"{m['labels'][index]}: {p:.1%}"
-            listing.appendChild(item)
-        side.append(title, listing)
+        probs = interpret.lens_probs(self.analysed("lens"), m.tokens, len(m.labels), self.block, token)
+        title = f"{self.page.token_label(token)} through the final LayerNorm and head at this block:"
+        items = [f"{m.labels[index]}: {p:.1%}" for index, p in tensors.top_k(probs, 3)]
+        JS.interpret.drawSide(element("interp-side"), title, to_js(items))
 
     def on_hover(self, patch):
         readout = element("interp-readout")
@@ -238,18 +211,18 @@ class InterpretationView(View):
             readout.textContent = "Hover a patch to read its value."
             return
         m = self.manifest
-        row, col = divmod(patch, m["grid"][1])
+        row, col = divmod(patch, m.grid[1])
         value = self.shown_map["values"][patch]
-        token = patch + len(m["special_tokens"])
+        token = patch + len(m.special_tokens)
         if "classes" in self.shown_map:
-            text = f"{m['labels'][self.shown_map['classes'][patch]]}, probability {value:.4f}"
+            text = f"{m.labels[self.shown_map['classes'][patch]]}, probability {value:.4f}"
         else:
             text = f"value {value:.6g}"
         readout.textContent = f"token {token}: patch at row {row}, column {col} · {text}"
         readout.dataset.patch, readout.dataset.value = str(patch), repr(value)
 
     def on_pick_patch(self, patch):
-        if self.page.set_token(patch + len(self.manifest["special_tokens"])):
+        if self.page.set_token(patch + len(self.manifest.special_tokens)):
             self.refresh()
 
     def on_pick_block(self, block):

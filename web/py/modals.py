@@ -45,35 +45,36 @@ class Modals:
 
     # ---- 1. patch embedding ---------------------------------------------------------------
 
-    async def open_patch_embedding(self, event=None, target=None):
+    async def open_patch_embedding(self, event=None, target=None, start=0):
+        """The patch embedding of every patch, one hidden unit at a time; the player starts at patch `start`."""
         m = self.manifest
         try:
-            kernel = await self.runtime.parameter("embeddings.patch.kernel")
-            bias = await self.runtime.parameter("embeddings.patch.bias")
+            kernel = await self.runtime.parameter(names.PATCH_KERNEL)
+            bias = await self.runtime.parameter(names.PATCH_BIAS)
         except RuntimeError as error:
             return self.fail(error)
-        height, width = m["image_size"]
-        pixels = self.runtime.floats("pixel_values")  # (3, height, width)
-        conv = self.runtime.floats("embeddings.patch_conv")  # (hidden, rows, cols)
-        cells = m["num_patches"]
+        height, width = m.image_size
+        pixels = self.runtime.floats(names.PIXELS)  # (3, height, width)
+        conv = self.runtime.floats(names.PATCH_CONV)  # (hidden, rows, cols)
+        cells = m.num_patches
 
         def unit_data(unit):
-            steps = operations.patch_embedding(pixels, kernel, bias, unit, height, width, m["patch_size"])
-            size = 3 * m["patch_size"] ** 2
+            steps = operations.patch_embedding(pixels, kernel, bias, unit, height, width, m.patch_size)
+            size = 3 * m.patch_size ** 2
             return {"unit": unit, "kernel": kernel[unit * size:(unit + 1) * size].tolist(), "bias": bias[unit],
                     "sums": [s for s, _ in steps], "outputs": [y for _, y in steps],
                     "model": conv[unit * cells:(unit + 1) * cells].tolist()}
 
-        recipe = m["preprocessing"]
+        recipe = m.preprocessing
         rgba = operations.image_bytes(pixels, height, width, recipe["mean"], recipe["std"])
         data = {"title": "Patch embedding: one kernel sliding over the patches",
-                "note": (f"The patch embedding is a convolution with {m['hidden_size']} kernels of "
-                         f"3×{m['patch_size']}×{m['patch_size']} and stride {m['patch_size']}: each hidden unit's "
+                "note": (f"The patch embedding is a convolution with {m.hidden_size} kernels of "
+                         f"3×{m.patch_size}×{m.patch_size} and stride {m.patch_size}: each hidden unit's "
                          "kernel meets every patch once, and the weighted sum of that patch's pixels plus the bias "
                          "is one value of the unit's output map. Kernel colours: red positive, blue negative. "
                          "The sums are recomputed here from the model's input and weights."),
-                "size": [height, width], "patch": m["patch_size"], "grid": m["grid"], "units": m["hidden_size"],
-                **unit_data(0)}
+                "size": [height, width], "patch": m.patch_size, "grid": m.grid, "units": m.hidden_size,
+                "start": start, **unit_data(0)}
         self.fresh()
         data_js = plain(data)
         data_js.rgba = to_js(memoryview(rgba))
@@ -85,7 +86,7 @@ class Modals:
         """The chosen block's MLP activation for the chosen token, unit by unit, on the GELU graph."""
         m = self.manifest
         block = self.page.state.layer - 1
-        width, t = m["mlp_size"], self.page.state.token
+        width, t = m.mlp_size, self.page.state.token
         inputs = (await self.runtime.values(names.in_block(block, "mlp.pre_act")))[t * width:(t + 1) * width]
         outputs = (await self.runtime.values(names.in_block(block, "mlp.post_act")))[t * width:(t + 1) * width]
         low, high = min(inputs), max(inputs)
@@ -103,19 +104,19 @@ class Modals:
     def position_row(self, patch):
         """Cosine similarity of one patch's position embedding to every patch's (CLS left out)."""
         m = self.manifest
-        special, dim = len(m["special_tokens"]), m["hidden_size"]
-        flat = self.runtime.floats("embeddings.position")[special * dim:]
-        return to_js(tensors.cosine_row(flat, m["num_patches"], dim, patch))
+        special, dim = len(m.special_tokens), m.hidden_size
+        flat = self.runtime.floats(names.POSITION)[special * dim:]
+        return to_js(tensors.cosine_row(flat, m.num_patches, dim, patch))
 
     async def open_positions(self, event=None, target=None):
         m = self.manifest
-        first = max(0, self.page.state.token - len(m["special_tokens"]))
+        first = max(0, self.page.state.token - len(m.special_tokens))
         data = {"title": "Position embeddings: which patches look alike to the model?",
                 "note": ("Each patch's learned position embedding (embeddings.position, as added to this image's "
-                         f"{m['grid'][0]}×{m['grid'][1]} grid) compared with every other by cosine "
+                         f"{m.grid[0]}×{m.grid[1]} grid) compared with every other by cosine "
                          "similarity. Neighbours, and patches in the same row or column, are most alike. Step "
                          "through the patches with ◀ ▶|, the arrow keys or play; hover to read a value."),
-                "grid": m["grid"], "start": first}
+                "grid": m.grid, "start": first}
         self.fresh()
         JS.operations.openPositions(plain(data), self.callback(self.position_row))
 
@@ -125,7 +126,7 @@ class Modals:
         m = self.manifest
         block = self.page.state.layer - 1
         values = await self.runtime.block(block)
-        heads, tokens, d = m["num_heads"], m["tokens"], m["head_size"]
+        heads, tokens, d = m.num_heads, m.tokens, m.head_size
         query = await self.runtime.values(names.in_block(block, "attention.query"))
         key = await self.runtime.values(names.in_block(block, "attention.key"))
         square = tokens * tokens
@@ -143,8 +144,8 @@ class Modals:
                          "of each token's value this token takes in. The rows and the softmax are recomputed here "
                          "from the model's Q and K; the heatmap and hover values are the model's own. Type a "
                          "query token to jump to its row."),
-                "head": head, "heads": heads, "tokens": tokens, "grid": m["grid"],
-                "special": len(m["special_tokens"]), "specialNames": m["special_tokens"],
+                "head": head, "heads": heads, "tokens": tokens, "grid": m.grid,
+                "special": len(m.special_tokens), "specialNames": m.special_tokens,
                 "labels": [self.page.token_label(t) for t in range(tokens)], "start": self.page.state.token}
         self.fresh()
         data_js = plain(data)
@@ -157,7 +158,7 @@ class Modals:
     def norm_choices(self, block):
         """(name, label, input tensor) of the LayerNorms around the chosen block, and the final one."""
         before = names.block_input(block)
-        last = self.manifest["num_layers"] - 1
+        last = self.manifest.num_layers - 1
         return [(names.in_block(block, "norm_before"), f"block {block + 1}, before attention", before),
                 (names.in_block(block, "norm_after"), f"block {block + 1}, before the MLP",
                  names.in_block(block, "residual")),
@@ -165,24 +166,24 @@ class Modals:
 
     async def open_layer_norm(self, event=None, target=None, choice=None):
         m = self.manifest
-        block, t, dim = self.page.state.layer - 1, self.page.state.token, m["hidden_size"]
+        block, t, dim = self.page.state.layer - 1, self.page.state.token, m.hidden_size
         choices = self.norm_choices(block)
         name, label, source = next((c for c in choices if c[0] == choice), choices[0])
         try:
-            gamma = await self.runtime.parameter(f"{name}.gamma")
-            beta = await self.runtime.parameter(f"{name}.beta")
+            gamma = await self.runtime.parameter(names.scale(name))
+            beta = await self.runtime.parameter(names.shift(name))
         except RuntimeError as error:
             return self.fail(error)
         x = (await self.runtime.values(source))[t * dim:(t + 1) * dim]
         model = (await self.runtime.values(name))[t * dim:(t + 1) * dim]
-        result = operations.layer_norm(x, gamma, beta, m["layer_norm_eps"])
+        result = operations.layer_norm(x, gamma, beta, m.layer_norm_eps)
         data = {"title": f"LayerNorm ({label}), {self.page.token_label(t)}",
                 "note": (f"LayerNorm centres and scales one token's {dim} features by their own mean μ and "
                          "variance σ², then applies the learned per-feature scale γ and shift β. Input: "
                          f"{source}. Every number is recomputed here from that input and the learned γ, β; the "
                          f"hollow circles are the model's {name}."),
                 "choices": [[c[0], c[1]] for c in choices], "choice": name, "tensor": name,
-                "features": dim, "eps": m["layer_norm_eps"], "x": x.tolist(), "gamma": gamma.tolist(),
+                "features": dim, "eps": m.layer_norm_eps, "x": x.tolist(), "gamma": gamma.tolist(),
                 "beta": beta.tolist(), "model": model.tolist(), **result}
         self.fresh()
         reopen = self.callback(lambda c: asyncio.ensure_future(self.open_layer_norm(choice=str(c))))

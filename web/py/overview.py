@@ -1,8 +1,9 @@
 """The Model Overview diagram (EL-VIT V-A) as data: levels of nodes and edges, from the manifest.
 
 Standard library only. Every shape on an edge is read from the manifest's tensor list, never
-typed for one model size; web/js/overview.js only draws what this returns. Levels: the whole
-model; the encoder's blocks; one block's composition; one block's multi-head attention.
+typed for one model size. A node says what it is and where it sits in the data flow (its step and
+lane); web/js/overview.js lays the level out and draws it. Levels: the whole model; the encoder's
+blocks; one block's composition; one block's multi-head attention.
 """
 import tensor_names as names
 
@@ -44,24 +45,17 @@ EXPLAIN = {
 
 def _shape(manifest, name):
     """A tensor's shape without the batch axis, as 'a×b×c'; channel-first maps as rows×cols×channels."""
-    shape = next(t["shape"] for t in manifest["tensors"] if t["name"] == name)[1:]
-    if len(shape) == 3 and name in ("pixel_values", "embeddings.patch_conv"):
+    shape = manifest.tensor(name).shape[1:]
+    if len(shape) == 3 and name in (names.PIXELS, names.PATCH_CONV):
         shape = shape[1:] + shape[:1]
     return "×".join(str(s) for s in shape)
 
 
 def _node(id_, label, sub, explain, col, row=0, children=None, detail=None, layer=None):
+    """One box: `col` is its step along the data flow and `row` its lane (a branch, or a block's
+    second half); web/js/overview.js turns these into positions."""
     return {"id": id_, "label": label, "sub": sub, "explain": EXPLAIN[explain], "col": col, "row": row,
             "children": children, "detail": detail, "layer": layer}
-
-
-PER_ROW = 4  # long chains snake over rows of this many boxes, so the diagram stays legible
-
-
-def _snake(index):
-    """(col, row) of the index-th box of a chain laid out left to right, then right to left, ..."""
-    row, col = divmod(index, PER_ROW)
-    return (col if row % 2 == 0 else PER_ROW - 1 - col), row
 
 
 def _chain(nodes, shapes):
@@ -70,60 +64,57 @@ def _chain(nodes, shapes):
 
 def top_level(manifest):
     m = manifest
-    patch, hidden = m["patch_size"], m["hidden_size"]
-    specials = " + ".join(m["special_tokens"])
-    pooled = _shape(m, "pooled")
+    patch, hidden = m.patch_size, m.hidden_size
+    specials = " + ".join(m.special_tokens)
     nodes = [
-        _node("image", "Input image", f"{m['image_size'][0]}×{m['image_size'][1]} RGB", "image", 0,
-              detail="pixel_values"),
+        _node("image", "Input image", f"{m.image_size[0]}×{m.image_size[1]} RGB", "image", 0, detail=names.PIXELS),
         _node("patch", "Patch embedding", f"{patch}×{patch} conv → {hidden} ch", "patch", 1,
-              detail="embeddings.patch_conv"),
-        _node("tokens", f"Flatten, + {specials}", f"{m['num_patches']} patches + {len(m['special_tokens'])}",
-              "tokens", 2, detail="embeddings.with_cls"),
+              detail=names.PATCH_CONV),
+        _node("tokens", f"Flatten, + {specials}", f"{m.num_patches} patches + {len(m.special_tokens)}",
+              "tokens", 2, detail=names.WITH_CLS),
         _node("position", "+ Position", "learned embedding per token", "position", 3,
-              detail="embeddings.output"),
-        _node("encoder", "Encoder", f"{m['num_layers']} Transformer blocks", "encoder", *_snake(4), children="encoder"),
-        _node("final_norm", "LayerNorm", "final", "final_norm", *_snake(5), detail="final_norm"),
-        _node("head", "Classifier head", f"reads {pooled} values", "head", *_snake(6), detail="logits"),
-        _node("probs", "Class probabilities", f"{len(m['labels'])} classes", "probs", *_snake(7), detail="logits"),
+              detail=names.EMBEDDINGS_OUTPUT),
+        _node("encoder", "Encoder", f"{m.num_layers} Transformer blocks", "encoder", 4, children="encoder"),
+        _node("final_norm", "LayerNorm", "final", "final_norm", 5, detail=names.FINAL_NORM),
+        _node("head", "Classifier head", f"reads {_shape(m, names.POOLED)} values", "head", 6, detail=names.LOGITS),
+        _node("probs", "Class probabilities", f"{len(m.labels)} classes", "probs", 7, detail=names.LOGITS),
     ]
-    last = names.in_block(m["num_layers"] - 1, "output")
-    shapes = [_shape(m, "pixel_values"), _shape(m, "embeddings.patch_conv"), _shape(m, "embeddings.with_cls"),
-              _shape(m, "embeddings.output"), _shape(m, last), _shape(m, "final_norm"), _shape(m, "logits")]
-    return {"id": "model", "title": m["title"], "nodes": nodes, "edges": _chain(nodes, shapes), "skips": []}
+    tensors = [names.PIXELS, names.PATCH_CONV, names.WITH_CLS, names.EMBEDDINGS_OUTPUT,
+               names.in_block(m.num_layers - 1, "output"), names.FINAL_NORM, names.LOGITS]
+    return {"id": "model", "title": m.title, "nodes": nodes, "edges": _chain(nodes, [_shape(m, t) for t in tensors]),
+            "skips": []}
 
 
 def encoder_level(manifest):
     m = manifest
-    nodes = [_node("in", "Embeddings", _shape(m, "embeddings.output"), "position", *_snake(0),
-                   detail="embeddings.output")]
-    for i in range(m["num_layers"]):
-        nodes.append(_node(f"block.{i}", f"Block {i + 1}", f"{m['num_heads']} heads", "block",
-                           *_snake(i + 1), children=f"block.{i}", layer=i + 1))
-    edges = [{"source": a["id"], "target": b["id"], "shape": _shape(m, names.in_block(i, "output"))}
-             for i, (a, b) in enumerate(zip(nodes, nodes[1:]))]
-    return {"id": "encoder", "title": f"Transformer encoder: {m['num_layers']} blocks", "nodes": nodes,
-            "edges": edges, "skips": []}
+    nodes = [_node("in", "Embeddings", _shape(m, names.EMBEDDINGS_OUTPUT), "position", 0,
+                   detail=names.EMBEDDINGS_OUTPUT)]
+    for i in range(m.num_layers):
+        nodes.append(_node(f"block.{i}", f"Block {i + 1}", f"{m.num_heads} heads", "block", i + 1,
+                           children=f"block.{i}", layer=i + 1))
+    shapes = [_shape(m, names.in_block(i, "output")) for i in range(m.num_layers)]
+    return {"id": "encoder", "title": f"Transformer encoder: {m.num_layers} blocks", "nodes": nodes,
+            "edges": _chain(nodes, shapes), "skips": []}
 
 
 def block_level(manifest, i):
     m = manifest
     n = i + 1
-    scale = m["layer_scale"]
+    scale = m.layer_scale
     attention_half = [
-        ("in", f"Block {n} input", "tokens", "block", None),
-        ("norm1", "LayerNorm", "before attention", "norm", None),
-        ("attention", "Self-attention", f"{m['num_heads']} heads × {m['head_size']}: Q, K, V", "attention", None),
-    ] + ([("ls1", "Layer-scale", "× λ per channel", "layer_scale", None)] if scale else []) + [
-        ("add1", "⊕ Residual", "input + attention", "add", None),
+        ("in", f"Block {n} input", "tokens", "block"),
+        ("norm1", "LayerNorm", "before attention", "norm"),
+        ("attention", "Self-attention", f"{m.num_heads} heads × {m.head_size}: Q, K, V", "attention"),
+    ] + ([("ls1", "Layer-scale", "× λ per channel", "layer_scale")] if scale else []) + [
+        ("add1", "⊕ Residual", "input + attention", "add"),
     ]
     mlp_half = [
-        ("norm2", "LayerNorm", "before the MLP", "norm", None),
-        ("fc1", "Linear", f"{m['hidden_size']} → {m['mlp_size']}", "fc1", None),
-        ("act", m["activation"].upper(), "activation", "act", None),
-        ("fc2", "Linear", f"{m['mlp_size']} → {m['hidden_size']}", "fc2", None),
-    ] + ([("ls2", "Layer-scale", "× λ per channel", "layer_scale", None)] if scale else []) + [
-        ("add2", "⊕ Residual", "residual + MLP", "add", None),
+        ("norm2", "LayerNorm", "before the MLP", "norm"),
+        ("fc1", "Linear", f"{m.hidden_size} → {m.mlp_size}", "fc1"),
+        ("act", m.activation.upper(), "activation", "act"),
+        ("fc2", "Linear", f"{m.mlp_size} → {m.hidden_size}", "fc2"),
+    ] + ([("ls2", "Layer-scale", "× λ per channel", "layer_scale")] if scale else []) + [
+        ("add2", "⊕ Residual", "residual + MLP", "add"),
     ]
     parts = {"norm1": "norm_before", "attention": "attention.output", "ls1": "layer_scale1", "add1": "residual",
              "norm2": "norm_after", "fc1": "mlp.pre_act", "act": "mlp.post_act", "fc2": "mlp.output",
@@ -131,15 +122,14 @@ def block_level(manifest, i):
     detail = {"in": names.block_input(i), **{id_: names.in_block(i, part) for id_, part in parts.items()}}
     first = [_node(id_, label, sub, kind, col, 0, children=f"attention.{i}" if id_ == "attention" else None,
                    detail=None if id_ == "attention" else detail[id_], layer=n)
-             for col, (id_, label, sub, kind, _) in enumerate(attention_half)]
+             for col, (id_, label, sub, kind) in enumerate(attention_half)]
     second = [_node(id_, label, sub, kind, col, 1, detail=detail[id_], layer=n)
-              for col, (id_, label, sub, kind, _) in enumerate(mlp_half)]
+              for col, (id_, label, sub, kind) in enumerate(mlp_half)]
     nodes = first + second
-    edges = [{"source": a["id"], "target": b["id"], "shape": _shape(m, detail[a["id"]])}
-             for a, b in zip(nodes, nodes[1:])]
     skips = [{"source": "in", "target": "add1", "label": "residual"},
              {"source": "add1", "target": "add2", "label": "residual"}]
-    return {"id": f"block.{i}", "title": f"Block {n}", "nodes": nodes, "edges": edges, "skips": skips}
+    return {"id": f"block.{i}", "title": f"Block {n}", "nodes": nodes,
+            "edges": _chain(nodes, [_shape(m, detail[a["id"]]) for a in nodes[:-1]]), "skips": skips}
 
 
 def attention_level(manifest, i):
@@ -148,19 +138,19 @@ def attention_level(manifest, i):
 
     def p(part):
         return names.in_block(i, "attention." + part)
-    heads = f"{m['num_heads']} heads"
+    heads = f"{m.num_heads} heads"
+    normed = names.in_block(i, "norm_before")
     nodes = [
-        _node("in", "LayerNorm output", "tokens", "norm", 0, 1, detail=names.in_block(i, "norm_before"), layer=n),
+        _node("in", "LayerNorm output", "tokens", "norm", 0, 1, detail=normed, layer=n),
         _node("query", "Query Q", f"linear, {heads}", "qkv", 1, 0, detail=p("query"), layer=n),
         _node("key", "Key K", f"linear, {heads}", "qkv", 1, 1, detail=p("key"), layer=n),
         _node("value", "Value V", f"linear, {heads}", "qkv", 1, 2, detail=p("value"), layer=n),
-        _node("scores", "Q·Kᵀ / √d", f"d = {m['head_size']}", "scores", 2, 0, detail=p("scores"), layer=n),
+        _node("scores", "Q·Kᵀ / √d", f"d = {m.head_size}", "scores", 2, 0, detail=p("scores"), layer=n),
         _node("softmax", "Softmax", "over keys", "softmax", 3, 0, detail=p("probs"), layer=n),
         _node("context", "Weights · V", "heads concatenated", "context", 4, 1, detail=p("context"), layer=n),
         _node("proj", "Linear", "output projection", "proj", 5, 1, detail=p("output"), layer=n),
     ]
-    pairs = [("in", "query", names.in_block(i, "norm_before")), ("in", "key", names.in_block(i, "norm_before")),
-             ("in", "value", names.in_block(i, "norm_before")), ("query", "scores", p("query")),
+    pairs = [("in", "query", normed), ("in", "key", normed), ("in", "value", normed), ("query", "scores", p("query")),
              ("key", "scores", p("key")), ("scores", "softmax", p("scores")), ("softmax", "context", p("probs")),
              ("value", "context", p("value")), ("context", "proj", p("context"))]
     edges = [{"source": a, "target": b, "shape": _shape(m, t)} for a, b, t in pairs]
@@ -175,7 +165,7 @@ def level(manifest, level_id):
     if level_id == "encoder":
         return encoder_level(manifest)
     kind, _, index = level_id.partition(".")
-    if kind in ("block", "attention") and index.isdigit() and int(index) < manifest["num_layers"]:
+    if kind in ("block", "attention") and index.isdigit() and int(index) < manifest.num_layers:
         return (block_level if kind == "block" else attention_level)(manifest, int(index))
     raise ValueError(f"no overview level {level_id!r}")
 

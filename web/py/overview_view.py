@@ -6,6 +6,7 @@ draws them.
 import js
 
 import overview
+import tensors
 from page import element
 from runtime import plain
 from view import View
@@ -35,11 +36,8 @@ class OverviewView(View):
         manifest, probabilities = page.manifest, page.probabilities
         if probabilities is None:
             return
-        labels = manifest["labels"]
-        top3 = sorted(range(len(labels)), key=lambda i: -probabilities[i])[:3]
-        options = plain({"image": element("image-canvas").toDataURL(),
-                         "prediction": [{"label": labels[i], "p": probabilities[i]} for i in top3],
-                         "focus": focus})
+        top = [{"label": manifest.labels[i], "p": p} for i, p in tensors.top_k(probabilities, 3)]
+        options = plain({"image": page.image_url, "prediction": top, "focus": focus})
         for name, proxy in self.callbacks.items():
             setattr(options, name, proxy)
         JS.overview.renderOverview(element("overview-diagram"), plain(overview.level(manifest, self.level)),
@@ -47,7 +45,7 @@ class OverviewView(View):
 
     def drill(self, level_id):
         self.level = level_id
-        self.show(focus=overview.level(self.page.manifest, level_id)["nodes"][0]["id"])
+        self.show(focus=overview.level(self.manifest, level_id)["nodes"][0]["id"])
 
     def up(self):
         parent = overview.parent(self.level)

@@ -7,9 +7,11 @@ import asyncio
 import json
 
 import js
-from pyodide.ffi import create_proxy
+from pyodide.ffi import create_proxy, to_js
 
 import detail
+import operations
+import tensor_names as names
 import state as url_state
 from runtime import ModelError
 
@@ -46,15 +48,30 @@ class Page:
         self.runtime = None  # the model on screen (runtime.ModelRuntime)
         self.state = url_state.State()  # what the URL fragment restores
         self.image = None  # the decoded image on screen (JS object)
+        self.image_url = None  # the same image as a data URL, for views that draw it again
         self.probabilities = None  # the model's probabilities for it
         self.classified = 0  # images classified so far: a view's cache key for "this image"
         self.lock = asyncio.Lock()  # one forward pass or analysis at a time
         self.proxies = []  # event handlers stay alive as long as the page
         self.open_view = None  # set by the shell: show another view
+        self.select_sample = None  # set by the shell: classify a sample image (async)
+        self.input_for = None  # (the forward pass's tensors, JS image) of input_image()
 
     @property
     def manifest(self):
+        """The model on screen's manifest.Manifest."""
         return self.runtime.manifest
+
+    def input_image(self):
+        """The model's own input as a JS image source, under every map (patches align exactly)."""
+        kept = self.runtime.kept
+        if self.input_for is None or self.input_for[0] is not kept:
+            height, width = self.manifest.image_size
+            recipe = self.manifest.preprocessing
+            rgba = operations.image_bytes(self.runtime.floats(names.PIXELS), height, width,
+                                          recipe["mean"], recipe["std"])
+            self.input_for = (kept, js.vitlensJS.interpret.imageSource(to_js(memoryview(rgba)), width, height))
+        return self.input_for[1]
 
     def on(self, node, event, handler, prevent_default=False, read=None):
         """Listen for an event; the handler gets the event (or what `read` took from it) and the node.
@@ -102,7 +119,7 @@ class Page:
 
     def set_token(self, token, field=None, typed=None):
         """The token every view follows; a bad index is explained and the previous one kept (False)."""
-        top = self.manifest["tokens"] - 1
+        top = self.manifest.tokens - 1
         if not 0 <= token <= top:
             typed = token if typed is None else typed
             self.notify([f"Token {typed!r} is not in 0..{top}; keeping token {self.state.token}."], error=True)

@@ -10,6 +10,7 @@ from pyodide.ffi import to_js
 
 import geometry
 import tensors
+import tensor_names as names
 
 JS = js.vitlensJS
 MAX_SIDE = 4096  # larger photos are first reduced by the browser: canvas memory limits
@@ -36,17 +37,17 @@ def js_message(error):
 
 def check_names(manifest, sessions):
     """Every input and output the manifest names must be in its graph: the views rely on them."""
-    graph = manifest["preprocessing"]["graph"]
-    wanted = {graph: ([], ["pixel_values"])}
-    wanted.update({s["file"]: ([s["input"]], list(s["outputs"])) for s in manifest["stages"]})
+    graph = manifest.preprocessing["graph"]
+    wanted = {graph: ([], [names.PIXELS])}
+    wanted.update({s.file: ([s.input], list(s.outputs)) for s in manifest.stages})
     for file, (inputs, outputs) in wanted.items():
         session = sessions[file]
-        for kind, names, have in (("input", inputs, set(session.inputNames)),
-                                  ("output", outputs, set(session.outputNames))):
-            missing = [n for n in names if n not in have]
+        for kind, listed, have in (("input", inputs, set(session.inputNames)),
+                                   ("output", outputs, set(session.outputNames))):
+            missing = [n for n in listed if n not in have]
             if missing:
                 raise ModelError(f"manifest.json does not match {file}: the graph has no {kind} {missing[0]!r} "
-                                 f"({len(missing)} of the manifest's {len(names)} missing); export the model again")
+                                 f"({len(missing)} of the manifest's {len(listed)} missing); export the model again")
 
 
 async def release(sessions):
@@ -55,7 +56,7 @@ async def release(sessions):
 
 
 class ModelRuntime:
-    """One exported model: manifest, sessions, and the tensors of the current image."""
+    """One exported model: manifest (manifest.Manifest), sessions, and the tensors of the current image."""
 
     def __init__(self, base, manifest, sessions, preprocess):
         self.base, self.manifest = base, manifest
@@ -75,8 +76,8 @@ class ModelRuntime:
         Raises ModelError, naming the file, if a part is missing, damaged or not what the manifest
         says it is; nothing of it is left behind.
         """
-        stages = manifest["stages"]
-        files = [manifest["preprocessing"]["graph"]] + [s["file"] for s in stages]
+        stages = manifest.stages
+        files = [manifest.preprocessing["graph"]] + [s.file for s in stages]
         preloaded = await JS.takeModel(base)  # boot.js starts the first model while Python starts
         if preloaded:
             sessions = {file: js.Reflect.get(preloaded, file) for file in files}
@@ -88,18 +89,18 @@ class ModelRuntime:
             await release(sessions.values())
             raise
         preprocess = sessions.pop(files[0])
-        return cls(base, manifest, {s["name"]: sessions[s["file"]] for s in stages}, preprocess)
+        return cls(base, manifest, {s.name: sessions[s.file] for s in stages}, preprocess)
 
     @staticmethod
     async def create_sessions(base, manifest, files, progress):
         """Download every part (progress in bytes), then create the sessions (progress in parts)."""
-        total = sum(s["bytes"] for s in manifest["stages"])
+        total = sum(s.bytes for s in manifest.stages)
         loaded = [0]
 
         def on_bytes(n):
             loaded[0] += n
             progress(0.8 * loaded[0] / max(total, 1), f"Downloading the model: {loaded[0] / 1e6:.1f} of {total / 1e6:.1f} MB")
-        listing = plain({"files": manifest.get("files", {})})
+        listing = plain({"files": manifest.files})
         buffers = []
         for file in files:
             try:
@@ -123,12 +124,12 @@ class ModelRuntime:
 
     async def fetch(self, file):
         """One file of the model folder, through the page's cache of model files."""
-        return await JS.fetchModelFile(self.base, file, plain({"files": self.manifest.get("files", {})}),
+        return await JS.fetchModelFile(self.base, file, plain({"files": self.manifest.files}),
                                        lambda n: None)
 
     async def pixel_values(self, image):
         """Decoded RGBA image -> the model's input, by preprocess.onnx and the manifest's recipe."""
-        recipe = self.manifest["preprocessing"]
+        recipe = self.manifest.preprocessing
         sizes = geometry.graph_inputs(recipe, image.width, image.height)
         out = await self.preprocess_session.run(JS.preprocessFeeds(image, plain(recipe), plain(sizes)))
         return out.pixel_values
@@ -138,62 +139,61 @@ class ModelRuntime:
 
         The previous image's tensors are replaced only once the whole chain has run.
         """
-        kept = {"pixel_values": pixel_values}
+        kept = {names.PIXELS: pixel_values}
         value = pixel_values
-        for stage in self.manifest["stages"]:
-            name = stage["name"]
-            wanted = list(stage["outputs"]) if name in ("embeddings", "head") else [
-                f"{name}.attention.probs", f"{name}.output"]
-            out = await self.sessions[name].run(js_object({stage["input"]: value}), to_js(wanted))
+        for stage in self.manifest.stages:
+            block = names.block_of(stage.name)  # None for the embeddings and the head
+            wanted = list(stage.outputs) if block is None else [
+                names.in_block(block, "attention.probs"), names.in_block(block, "output")]
+            out = await self.sessions[stage.name].run(js_object({stage.input: value}), to_js(wanted))
             for key in wanted:
                 kept[key] = js.Reflect.get(out, key)
-            value = kept[stage["outputs"][-1]]
+            value = kept[stage.outputs[-1]]
         self.kept, self.details, self.analysed, self.values_of = kept, {}, None, {}
         JS.current = js_object(self.kept)  # readable by tests and benchmarks
-        return list(self.floats("probabilities"))  # the head's own softmax
+        return list(self.floats(names.PROBABILITIES))  # the head's own softmax
 
     async def block(self, index):
         """Every exposed tensor of one block, by re-running just that part."""
         if index not in self.details:
-            stage = self.manifest["stages"][index + 1]
-            out = await self.sessions[stage["name"]].run(js_object({stage["input"]: self.kept[stage["input"]]}))
-            self.details[index] = {key: js.Reflect.get(out, key) for key in stage["outputs"]}
+            stage = self.manifest.stages[index + 1]
+            out = await self.sessions[stage.name].run(js_object({stage.input: self.kept[stage.input]}))
+            self.details[index] = {key: js.Reflect.get(out, key) for key in stage.outputs}
         return self.details[index]
 
     async def parameter(self, name):
-        """A learned parameter (manifest "parameters") as a float32 memoryview."""
-        spec = self.manifest.get("parameters")
+        """A learned parameter (the manifest's parameters) as a float32 memoryview."""
+        spec = self.manifest.parameters
         if spec is None:
             raise RuntimeError("this model folder has no parameters.bin: export it again with python -m export")
-        entry = next((e for e in spec["entries"] if e["name"] == name), None)
+        entry = spec.entry(name)
         if entry is None:
             raise RuntimeError(f"this model folder has no parameter {name!r}")
         if self.parameters is None:
-            buffer = await self.fetch(spec["file"])
+            buffer = await self.fetch(spec.file)
             self.parameters = tensors.as_floats(buffer.to_memoryview())
-        start = entry["offset"] // 4
-        return self.parameters[start:start + tensors.size(entry["shape"])]
+        start = entry.offset // 4
+        return self.parameters[start:start + tensors.size(entry.shape)]
 
     async def analysis(self):
         """analysis.onnx's outputs (similarity, norms, rollout, logit lens) for the current image."""
         if self.analysed is None:
-            spec = self.manifest.get("analysis")
+            spec = self.manifest.analysis
             if spec is None:
                 raise RuntimeError("this model folder has no analysis.onnx: export it again with python -m export")
             if self.analysis_session is None:
-                buffer = await self.fetch(spec["file"])
+                buffer = await self.fetch(spec.file)
                 self.analysis_session = await JS.createSession(buffer)
-            feeds = {name: self.kept[name] for name in spec["inputs"]}
+            feeds = {name: self.kept[name] for name in spec.inputs}
             out = await self.analysis_session.run(js_object(feeds))
-            self.analysed = {name: js.Reflect.get(out, name) for name in spec["outputs"]}
+            self.analysed = {name: js.Reflect.get(out, name) for name in spec.outputs}
         return self.analysed
 
     async def values(self, name):
         """Any exposed tensor of the current image as float32: kept, or from its block's full run."""
         if name in self.kept:
             return self.floats(name)
-        block = int(name.split(".")[1])
-        return tensors.as_floats((await self.block(block))[name].data.to_memoryview())
+        return tensors.as_floats((await self.block(names.block_of(name)))[name].data.to_memoryview())
 
     def floats(self, name):
         """A kept tensor's values (or, after analysis(), one of its outputs) as a float32 memoryview.

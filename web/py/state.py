@@ -6,7 +6,10 @@ ones a user reads on screen: blocks count from 1, tokens from 0 (0 is CLS).
 from dataclasses import dataclass, replace
 from urllib.parse import parse_qsl, urlencode
 
-VIEWS = ("overview", "graph", "detail", "interpretation")
+import tensor_names as names
+
+VIEWS = ("tour", "overview", "graph", "detail", "interpretation")
+TOUR_STEPS = 10  # tour.STEPS; the URL's `tour` is 1-based
 UPLOAD = "upload"  # an image the user brought: never stored, so not restorable
 
 
@@ -18,6 +21,7 @@ class State:
     layer: int = 1
     token: int = 0
     tensor: str = ""  # an exposed tensor's name, where Model detail should open
+    step: int = 1  # the tour's step, in the URL as tour=N while the tour is shown
 
 
 def parse(fragment):
@@ -32,22 +36,28 @@ def parse(fragment):
                 values[key] = value
             else:
                 problems.append(f"unknown view {value!r}; showing the overview")
-        elif key in ("layer", "token"):
+        elif key in ("layer", "token", "tour"):
             try:
-                values[key] = int(value)
+                values["step" if key == "tour" else key] = int(value)
             except ValueError:
                 problems.append(f"{key} {value!r} is not a whole number")
+    if "step" in values and "view" not in values:  # '#tour=4' alone opens the tour at step 4
+        values["view"] = "tour"
+    if not 1 <= values.get("step", 1) <= TOUR_STEPS:
+        problems.append(f"the tour has no step {values['step']}; starting at step 1")
+        values["step"] = 1
     return State(**values), problems
 
 
 def serialize(state):
     return "#" + urlencode([("model", state.model), ("image", state.image), ("view", state.view),
                             ("layer", state.layer), ("token", state.token)]
-                           + ([("tensor", state.tensor)] if state.tensor else []))
+                           + ([("tensor", state.tensor)] if state.tensor else [])
+                           + ([("tour", state.step)] if state.view == "tour" else []))
 
 
 def validate(state, manifest, sample_ids):
-    """Fit a state to a model: anything out of range falls back, with a message saying so."""
+    """Fit a state to a model (manifest.Manifest): anything out of range falls back, with a message saying so."""
     problems = []
     changes = {}
     if state.image not in sample_ids:
@@ -56,10 +66,10 @@ def validate(state, manifest, sample_ids):
         elif state.image:
             problems.append(f"there is no sample image {state.image!r}; showing the first one")
         changes["image"] = sample_ids[0]
-    if state.tensor and state.tensor not in {t["name"] for t in manifest["tensors"]} | {"encoder.outputs"}:
+    if state.tensor and state.tensor not in {t.name for t in manifest.tensors} | {names.ENCODER_OUTPUTS}:
         problems.append(f"this model has no tensor {state.tensor!r}")
         changes["tensor"] = ""
-    for key, top, first in (("layer", manifest["num_layers"], 1), ("token", manifest["tokens"] - 1, 0)):
+    for key, top, first in (("layer", manifest.num_layers, 1), ("token", manifest.tokens - 1, 0)):
         value = getattr(state, key)
         if not first <= value <= top:
             problems.append(f"{key} {value} is out of range {first}..{top}; using {first}")

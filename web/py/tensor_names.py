@@ -6,10 +6,22 @@ step loads it from here (export/shared.py), and the tests import it like the pag
 """
 PIXELS = "pixel_values"
 EMBEDDINGS = "embeddings"  # the embeddings' stage
+PATCH_CONV = "embeddings.patch_conv"
+WITH_CLS = "embeddings.with_cls"
+POSITION = "embeddings.position"
 EMBEDDINGS_OUTPUT = "embeddings.output"
+HEAD = "head"  # the head's stage
 FINAL_NORM = "final_norm"
+POOLED = "pooled"
 LOGITS = "logits"
+PROBABILITIES = "probabilities"  # the head's softmax, added to its part by the export step
 BLOCK_PREFIX = "layer."
+ENCODER_OUTPUTS = "encoder.outputs"  # not a tensor: Model detail's every block output side by side
+
+PATCH_KERNEL = "embeddings.patch.kernel"  # learned parameters (parameters.bin), not tensors of a pass
+PATCH_BIAS = "embeddings.patch.bias"
+
+FUSIONS = ("mean", "max", "min")  # how the rollout fuses heads: one analysis.rollout.<fusion> each
 
 
 def block(i):
@@ -19,7 +31,7 @@ def block(i):
 
 def in_block(i, part):
     """A tensor of block i, e.g. in_block(3, "attention.probs") is "layer.3.attention.probs"."""
-    return f"layer.{i}.{part}"
+    return f"{block(i)}.{part}"
 
 
 def block_input(i):
@@ -30,3 +42,18 @@ def block_input(i):
 def block_of(name):
     """The block a tensor belongs to, or None for the embeddings' and the head's."""
     return int(name.split(".")[1]) if name.startswith(BLOCK_PREFIX) else None
+
+
+def scale(norm):
+    """The learned scale γ of a LayerNorm, named by the LayerNorm's output tensor."""
+    return f"{norm}.gamma"
+
+
+def shift(norm):
+    """The learned shift β of a LayerNorm, named by the LayerNorm's output tensor."""
+    return f"{norm}.beta"
+
+
+def analysis(output):
+    """An output of analysis.onnx: "similarity", "norms", "lens" or "rollout.<fusion>"."""
+    return f"analysis.{output}"

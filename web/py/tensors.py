@@ -6,6 +6,7 @@ are tested against numpy.
 """
 import math
 import operator
+from array import array
 
 try:
     from math import sumprod
@@ -82,10 +83,6 @@ def percentiles(values, qs):
     return result
 
 
-def percentile(values, q):
-    return percentiles(values, [q])[0]
-
-
 def normalise(values, low=None, high=None):
     """Map values to 0..1 between low and high (default: their min and max), clipped."""
     low = min(values) if low is None else low
@@ -96,9 +93,14 @@ def normalise(values, low=None, high=None):
     return [min(1.0, max(0.0, (v - low) / span)) for v in values]
 
 
+def levels(values, low=None, high=None):
+    """The steps (0..255) of the page's colour maps for `normalise(values, low, high)`, rounded half
+    up as JavaScript's Math.round."""
+    return bytes(math.floor(255 * t + 0.5) for t in normalise(values, low, high))
+
+
 def substitute_token(flat, tokens, dim, token, into=0):
     """A copy of a (tokens, dim) tensor whose row `into` (CLS) holds row `token` instead (Fig. 11)."""
-    from array import array
     if len(flat) != tokens * dim:
         raise ValueError(f"{len(flat)} values cannot be {tokens} tokens x {dim}")
     if not 0 <= token < tokens:

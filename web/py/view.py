@@ -16,6 +16,11 @@ class View:
     def shown(self):
         return self.page.state.view == self.name
 
+    @property
+    def manifest(self):
+        """The model on screen's manifest.Manifest."""
+        return self.page.manifest
+
     def bind(self):
         """Listen to the view's own controls (once, at start-up)."""
 

@@ -82,6 +82,7 @@ export function openPatchEmbedding(data, recompute) {
     if (k < 0 || k > Number(dialog.dataset.step)) return;
     readout.textContent = `output at patch ${k}: ${fmt(unit.outputs[k])} (model ${fmt(unit.model[k])})`;
   });
+  if (data.start) steps.go(data.start);
   return present(dialog, steps);
 }
 
