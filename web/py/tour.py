@@ -65,8 +65,8 @@ def image(m, width, height, resized):
            f"resized to {resized[0]}×{resized[1]} and its centre {in_w}×{in_h} cut out")
     text = (f"This photo is {width}×{height} pixels. The model was trained on {in_w}×{in_h} images and its "
             f"grid of patches is fixed, so the photo is {how}. Each colour value is then scaled to 0–1 and "
-            "shifted by the training photos' average colour. Right: exactly the "
-            f"{in_w}×{in_h}×3 = {3 * in_w * in_h:,} numbers the model reads.")
+            "shifted and scaled by the training photos' average colour and its spread. The second picture: "
+            f"exactly the {in_w}×{in_h}×3 = {3 * in_w * in_h:,} numbers the model reads.")
     return {"text": text, "numbers": {"image": [width, height], "resized": list(resized), "input": [in_w, in_h]}}
 
 
