@@ -43,12 +43,27 @@ for number, step in enumerate(TOUR_STEPS, 1):
         SHOTS[f"tour/{number:02d}-{step}{suffix}"] = (f"#image=chelsea&tour={number}", (drawn,), size)
 
 
+# A phone and a tablet (docs/devices/): every view, and on the phone every operation view.
+VIEW_DRAWN = {"tour": "#tour-step[data-step]", "overview": "#overview-diagram svg",
+              "graph": "#knowledge-graph[data-ready=true]", "detail": "#detail-canvas[data-tensor]",
+              "interpretation": "#interp-canvas[data-kind]"}
+TABLET = (820, 1180)
+for device, size in (("phone", PHONE), ("tablet", TABLET)):
+    for view, drawn in VIEW_DRAWN.items():
+        drawn_first = f"wait:!!document.querySelector('{drawn}')"
+        SHOTS[f"devices/{device}-{view}"] = (f"#image=chelsea&view={view}", (drawn_first, "full"), size)
+for button in ("open-patch", "open-positions", "open-layernorm", "open-attention", "open-gelu"):
+    SHOTS[f"devices/phone-{button[5:]}"] = (DETAIL, (f"#{button}", "key:ArrowRight*3"), PHONE)
+
+
 def run(names: list[str]) -> None:
-    chosen = [n for n in SHOTS if n in names or (n.startswith("tour/") and "tour" in names)] if names else list(SHOTS)
-    unknown = [name for name in names if name not in SHOTS and name != "tour"]
+    groups = ("tour", "devices")  # a folder's name takes all its shots
+    chosen = [n for n in SHOTS if n in names or n.split("/")[0] in names] if names else list(SHOTS)
+    unknown = [name for name in names if name not in SHOTS and name not in groups]
     if unknown:
         raise SystemExit(f"error: no screenshot {', '.join(unknown)}; choose from {', '.join(SHOTS)}")
-    (Path(__file__).resolve().parent.parent / "docs" / "tour").mkdir(exist_ok=True)
+    for group in groups:
+        (Path(__file__).resolve().parent.parent / "docs" / group).mkdir(exist_ok=True)
     for name in chosen:
         fragment, clicks, *size = SHOTS[name]
         shoot(fragment, f"docs/{name}.png", *clicks, viewport=size[0] if size else (1280, 900))

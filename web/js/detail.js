@@ -51,7 +51,7 @@ export function drawMaps(canvas, levels, count, layout, onHover) {
     }
   }
   context.putImageData(image, 0, 0);
-  canvas.onmousemove = (event) => {
+  canvas.onpointermove = canvas.onpointerdown = (event) => {  // a tap reads a value too
     const { x, y } = canvasPoint(canvas, event);
     const m = Math.floor(y / (g.height + GAP)) * perRow + Math.floor(x / (g.width + GAP));
     const lx = x % (g.width + GAP);
@@ -68,7 +68,7 @@ export function drawMaps(canvas, levels, count, layout, onHover) {
     }
     onHover(cell >= 0 ? m : -1, cell);
   };
-  canvas.onmouseleave = () => onHover(-1, -1);
+  canvas.onpointerleave = (event) => { if (event.pointerType === "mouse") onHover(-1, -1); };  // a tap's stays
   return { perRow, cellPx, mapWidth: g.width, mapHeight: g.height, gap: GAP };
 }
 

@@ -81,9 +81,12 @@ export function drawMain(canvas, image, map, grid, opacity, selected, onHover, o
   paintOverlay(canvas, image, map, grid, opacity, selected);
   const [rows, cols] = grid;
   const patchAt = (event) => cellAt(canvas, event, rows, cols);
-  canvas.onmousemove = (event) => onHover(patchAt(event));
-  canvas.onmouseleave = () => onHover(-1);
-  canvas.onclick = (event) => { const p = patchAt(event); if (p >= 0) onPick(p); };
+  // The patch under the finger when it touched: the readout it updates may move the canvas before the click.
+  let touched = -1;
+  canvas.onpointermove = (event) => onHover(patchAt(event));
+  canvas.onpointerdown = (event) => { touched = patchAt(event); onHover(touched); };
+  canvas.onpointerleave = (event) => { if (event.pointerType === "mouse") onHover(-1); };
+  canvas.onclick = (event) => { const p = touched >= 0 ? touched : patchAt(event); touched = -1; if (p >= 0) onPick(p); };
 }
 
 // One small map per block; clicking one chooses that block.

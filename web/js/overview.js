@@ -7,18 +7,22 @@ const NODE_H = 60;
 const COL_GAP = 96;
 const ROW_H = 128;
 const MARGIN = { top: 40, left: 16 };
-const PER_ROW = 4;  // a long chain snakes over rows of this many boxes, so the diagram stays legible
+const PER_ROW = 4;  // a long chain snakes over rows of at most this many boxes, so the diagram stays legible
+const MIN_SCALE = 0.6;  // a level wider than its host is drawn at least this large, and scrolls
 let top = MARGIN.top;  // grows on the top level, where the image sits above the first box
 
 // Each node's grid cell. Python gives its step along the data flow (col) and its lane (row); a
-// single chain longer than a row snakes: left to right, then right to left, ...
-function place(nodes) {
-  const chain = nodes.length > PER_ROW && nodes.every((n) => n.row === 0);
+// single chain longer than a row snakes: left to right, then right to left, ... A row holds as
+// many boxes as the host's width allows (two on a phone), at most PER_ROW.
+function place(nodes, hostWidth) {
+  const fits = Math.floor((hostWidth - 2 * MARGIN.left + COL_GAP) / (NODE_W + COL_GAP) / MIN_SCALE);
+  const perRow = Math.max(2, Math.min(PER_ROW, fits || PER_ROW));
+  const chain = nodes.length > perRow && nodes.every((n) => n.row === 0);
   return nodes.map((n) => {
     if (!chain) return n;
-    const row = Math.floor(n.col / PER_ROW);
-    const col = n.col % PER_ROW;
-    return { ...n, col: row % 2 === 0 ? col : PER_ROW - 1 - col, row };
+    const row = Math.floor(n.col / perRow);
+    const col = n.col % perRow;
+    return { ...n, col: row % 2 === 0 ? col : perRow - 1 - col, row };
   });
 }
 
@@ -83,7 +87,8 @@ export function renderOverview(container, level, trail, options) {
       .on("click", last ? null : () => options.onGoto(id));
   });
 
-  const nodes = place(Array.from(level.nodes));
+  // Before the page is first shown the host has no width yet: the window's, less the card's padding.
+  const nodes = place(Array.from(level.nodes), container.clientWidth || window.innerWidth - 60);
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const cols = d3.max(nodes, (n) => n.col) + 1;
   const rows = d3.max(nodes, (n) => n.row) + 1;
@@ -91,7 +96,8 @@ export function renderOverview(container, level, trail, options) {
   const ends = byId.has("image") && options.image;
   top = ends ? 120 : MARGIN.top;
   const height = top + rows * ROW_H + (ends ? 40 : -40);
-  svg.attr("viewBox", `0 0 ${width} ${height}`).attr("width", width).attr("height", height);
+  svg.attr("viewBox", `0 0 ${width} ${height}`).attr("width", width).attr("height", height)
+    .style("min-width", `${Math.round(MIN_SCALE * width)}px`);
 
   svg.selectAll("g.level").interrupt().transition().duration(180).style("opacity", 0).remove();
   const g = svg.append("g").attr("class", "level").attr("data-level", level.id).style("opacity", 0);
@@ -125,7 +131,11 @@ export function renderOverview(container, level, trail, options) {
     .text((e) => e.shape);
 
   const tip = root.select("div.overview-tip");
+  // A finger has no hover: its first tap on a box shows the box's tip, the second opens the box.
+  let tipFor = null;
+  let firstTap = false;
   const showTip = (event, n) => {
+    tipFor = n.id;
     const p = position(n);
     const box = svg.node().getBoundingClientRect();
     const scale = box.width / width;
@@ -135,10 +145,11 @@ export function renderOverview(container, level, trail, options) {
     tip.selectAll("*").remove();
     tip.append("strong").text(n.label);
     tip.append("p").text(n.explain);
-    tip.append("p").attr("class", "tip-hint").text(n.children ? "Click or press Enter to look inside."
-      : "Click or press Enter to see this tensor in Model detail.");
+    const how = firstTap ? "Tap again" : "Click or press Enter";
+    tip.append("p").attr("class", "tip-hint").text(n.children ? `${how} to look inside.`
+      : `${how} to see this tensor in Model detail.`);
   };
-  const hideTip = () => tip.attr("hidden", "");
+  const hideTip = () => { tip.attr("hidden", ""); tipFor = null; };
   const activate = (n) => {
     hideTip();
     if (n.children) options.onDrill(n.children);
@@ -151,7 +162,13 @@ export function renderOverview(container, level, trail, options) {
     .attr("transform", (n) => `translate(${position(n).x},${position(n).y})`)
     .attr("tabindex", 0).attr("role", "button").attr("aria-describedby", "overview-tip")
     .attr("aria-label", (n) => `${n.label}, ${n.sub}`)
-    .on("click", (event, n) => { event.stopPropagation(); activate(n); })
+    .on("pointerdown", (event, n) => { firstTap = event.pointerType === "touch" && tipFor !== n.id; })
+    .on("click", (event, n) => {
+      event.stopPropagation();
+      if (firstTap) showTip(event, n);
+      else activate(n);
+      firstTap = false;
+    })
     .on("keydown", (event, n) => {
       if (event.key === "Enter" || event.key === " ") { event.preventDefault(); activate(n); }
     })

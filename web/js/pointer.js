@@ -9,6 +9,13 @@ export function canvasPoint(canvas, event) {
            y: (event.clientY - box.top - canvas.clientTop) / canvas.clientHeight * canvas.height };
 }
 
+// Calls handler(event) as a mouse moves over `node` and where a finger or pen touches it: every
+// hover readout has a tap equivalent.
+export function onPoint(node, handler) {
+  node.addEventListener("pointermove", handler);
+  node.addEventListener("pointerdown", handler);
+}
+
 // The index (row by row) of the cell under the pointer on a canvas split into rows x cols, or -1.
 export function cellAt(canvas, event, rows, cols) {
   const { x, y } = canvasPoint(canvas, event);

@@ -5,6 +5,7 @@
 import { sequential } from "../colours.js";
 import { addReadout, cellUnder, column, fmt, gridCanvas, operationDialog, outline, paint, paragraph,
          present, row, selectIn } from "./frame.js";
+import { onPoint } from "../pointer.js";
 import { player } from "./player.js";
 
 const d3 = window.d3;
@@ -45,7 +46,7 @@ export function openAttention(data, rowOf, reopen) {
   };
   const steps = player(dialog, tokens, show, "query token");
   if (data.start) steps.go(data.start);
-  heat.addEventListener("mousemove", (event) => {
+  onPoint(heat, (event) => {
     const k = cellUnder(heat, event);
     if (k < 0) return;
     const q = Math.floor(k / tokens);
@@ -55,7 +56,7 @@ export function openAttention(data, rowOf, reopen) {
     readout.dataset.key = String(j);
     readout.dataset.score = String(scores[k]);
   });
-  map.addEventListener("mousemove", (event) => {
+  onPoint(map, (event) => {
     const k = cellUnder(map, event);
     if (k < 0) return;
     const q = Number(dialog.dataset.step);

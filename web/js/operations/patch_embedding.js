@@ -6,6 +6,7 @@ import { diverging, sequential } from "../colours.js";
 import { el } from "../dom.js";
 import { addReadout, cellUnder, column, fmt, gridCanvas, operationDialog, outline, paint, paragraph,
          present, row } from "./frame.js";
+import { onPoint } from "../pointer.js";
 import { player } from "./player.js";
 
 export function openPatchEmbedding(data, recompute) {
@@ -68,7 +69,7 @@ export function openPatchEmbedding(data, recompute) {
     steps.go(Number(dialog.dataset.step));
   });
   dialog.dataset.unit = String(data.unit);
-  kernelRow.addEventListener("mousemove", (event) => {
+  onPoint(kernelRow, (event) => {
     const canvas = event.target.closest("canvas");
     if (!canvas) return;
     const c = kernelCanvases.indexOf(canvas);
@@ -77,7 +78,7 @@ export function openPatchEmbedding(data, recompute) {
     const w = unit.kernel[c * p * p + k];
     readout.textContent = `kernel weight, ${"RGB"[c]} channel, row ${Math.floor(k / p)}, column ${k % p}: ${fmt(w)}`;
   });
-  outCanvas.addEventListener("mousemove", (event) => {
+  onPoint(outCanvas, (event) => {
     const k = cellUnder(outCanvas, event);
     if (k < 0 || k > Number(dialog.dataset.step)) return;
     readout.textContent = `output at patch ${k}: ${fmt(unit.outputs[k])} (model ${fmt(unit.model[k])})`;

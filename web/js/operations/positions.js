@@ -22,7 +22,7 @@ export function openPositions(data, similarity) {
     outline(canvas, i, 3);
     readout.textContent = place(i);
     readout.dataset.patch = String(i);
-    canvas.onmousemove = (event) => {
+    canvas.onpointermove = canvas.onpointerdown = (event) => {
       const k = cellUnder(canvas, event);
       if (k < 0) return;
       readout.textContent = `patch ${i} vs ${place(k)}: cosine similarity ${values[k].toFixed(4)}`;
