@@ -30,6 +30,7 @@ MIME_TYPES = {
     ".mjs": "text/javascript; charset=utf-8",
     ".json": "application/json",
     ".map": "application/json",
+    ".webmanifest": "application/manifest+json",
     ".wasm": "application/wasm",
     ".onnx": "application/octet-stream",
     ".data": "application/octet-stream",

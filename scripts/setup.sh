@@ -30,3 +30,4 @@ manifest=web/model/dinov2-s14-cifar10/manifest.json
 if [ ! -f "$manifest" ] || [ -n "$(find export -newer "$manifest" -type f -print -quit)" ]; then
   .venv/bin/python -m export.default_model
 fi
+.venv/bin/python scripts/precache.py

@@ -1,7 +1,7 @@
 // Loading screen and the page's JavaScript runtime: fetch the runtime with a real progress bar,
 // set up onnxruntime-web, then start PyScript, which runs the page's Python (web/py/main.py).
 // Everything is fetched by relative URL from the page's own origin.
-import { isolate } from "./isolate.js";
+import { isolate, keepForOffline } from "./isolate.js";
 import * as ort from "../vendor/ort/ort.wasm.min.mjs";
 import * as draw from "./draw.js";
 import * as overview from "./overview.js";
@@ -268,7 +268,7 @@ async function takeModel(base) {
 }
 
 window.vitlensJS = { progress, fetchBytes, fetchModelFile, decodeImage, preprocessFeeds, createSession, takeModel, tensor, draw, overview, detail, operations, interpret, tour, renderKnowledgeGraph, errors,
-                     threads, isolated: self.crossOriginIsolated, now: () => performance.now() };
+                     threads, isolated: self.crossOriginIsolated, now: () => performance.now(), keepForOffline };
 
 // Order of the start, measured (python -m bench): runtime and model download together and the
 // sessions are created in onnxruntime-web's worker; the first prediction is drawn; only then does

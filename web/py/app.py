@@ -106,6 +106,8 @@ class App:
         self.show_view(fitted.view)
         await self.select_sample(fitted.image)
         self.page.notify(problems + more)
+        JS.keepForOffline(base, plain({"knowledge": manifest.knowledge, "files": manifest.files,
+                                       "samples": [{"file": s.file} for s in manifest.samples]}))
 
     # ---- rendering ------------------------------------------------------------------------
 
@@ -257,7 +259,10 @@ class App:
             self.page.state = previous
             self.render_picker(previous.model)
             self.page.write_url()
-            self.page.notify([f"Could not load the model {name!r}: {error}; still showing {previous.model!r}."], error=True)
+            offline = (" This browser is offline: a model that was never opened online cannot be fetched now."
+                       if not js.navigator.onLine else "")
+            self.page.notify([f"Could not load the model {name!r}: {error}; still showing {previous.model!r}.{offline}"],
+                             error=True)
         element("loading").hidden = True
 
     async def on_model_picked(self, event, target):
