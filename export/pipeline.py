@@ -29,7 +29,7 @@ from .probe import ProbedModel
 from .samples import SAMPLES, write_samples
 from .shared import manifest as page_manifest, names
 
-FORMAT = 1
+FORMAT = page_manifest.FORMAT
 TOLERANCE = 1e-4  # max abs diff relative to each tensor's range, fp32
 FP16_TOLERANCE = 2e-3  # the same measure, for the effect of storing the weights as float16
 WEIGHTS = ("fp16", "fp32")

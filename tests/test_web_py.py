@@ -14,7 +14,7 @@ import geometry  # noqa: E402
 import overview  # noqa: E402
 import state  # noqa: E402
 import tensors  # noqa: E402
-from manifest import Manifest  # noqa: E402
+from manifest import FORMAT, Manifest, ManifestError  # noqa: E402
 
 RNG = np.random.default_rng(0)
 
@@ -95,6 +95,11 @@ def test_state_round_trips_through_the_url():
     assert parsed == s and problems == []
 
 
+def test_a_local_model_reads_as_such_in_the_url():
+    s = state.State(model="local:my-vit", image="chelsea")
+    assert "model=local:my-vit&" in state.serialize(s) and state.parse(state.serialize(s)) == (s, [])
+
+
 def test_the_tour_step_lives_in_the_url():
     s = state.State(model="m", image="chelsea", view="tour", step=4, token=40)
     assert "tour=4" in state.serialize(s) and state.parse(state.serialize(s)) == (s, [])
@@ -148,6 +153,17 @@ def test_overview_shapes_come_from_the_manifest(exported):
 import detail  # noqa: E402
 
 FIG6 = SimpleNamespace(special_tokens=["CLS"], tokens=17, grid=[4, 4])
+
+
+def test_a_manifest_of_another_format_or_kind_is_refused(exported):
+    import json
+    _, folders = exported
+    manifest = json.loads((folders["vit"] / "manifest.json").read_text())
+    assert manifest["format"] == FORMAT and Manifest.from_json(manifest).name == "tiny-vit"
+    with pytest.raises(ManifestError, match="manifest.json is of format 2 and this page reads format 1"):
+        Manifest.from_json({**manifest, "format": 2})
+    with pytest.raises(ManifestError, match="not a JSON object"):
+        Manifest.from_json([manifest])
 
 
 def test_detail_layouts_index_like_numpy():

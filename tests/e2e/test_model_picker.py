@@ -32,7 +32,8 @@ def test_picker_switches_models_and_the_url_keeps_it(browser, two_models):
     page = watched.page
     watched.open(two_models, f"#model={NAME}")
     assert page.is_visible("#model-picker")
-    assert page.eval_on_selector_all("#model-picker option", "os => os.map(o => o.value)") == [NAME, "tiny-vit"]
+    assert page.eval_on_selector_all("#model-picker option", "os => os.map(o => o.value)") == [
+        NAME, "tiny-vit", "open:folder", "open:zip"]  # and the user's own (test_local_model.py)
     page.select_option("#model-picker", "tiny-vit")
     page.wait_for_function("location.hash.includes('model=tiny-vit')")
     watched.wait_ready()

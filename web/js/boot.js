@@ -2,6 +2,8 @@
 // set up onnxruntime-web, then start PyScript, which runs the page's Python (web/py/main.py).
 // Everything is fetched by relative URL from the page's own origin.
 import { isolate, keepForOffline } from "./isolate.js";
+import { checkDigest } from "./digest.js";
+import { localModels } from "./local_model.js";
 import * as ort from "../vendor/ort/ort.wasm.min.mjs";
 import * as draw from "./draw.js";
 import * as overview from "./overview.js";
@@ -61,23 +63,18 @@ async function fetchBytes(url, onBytes) {
 const MODEL_CACHE = "vitlens-model-files-v1";
 
 // A model file from the network; any failure names the file. A damaged or replaced file is named
-// before onnxruntime-web sees it (crypto.subtle exists only in secure contexts; elsewhere
-// onnxruntime-web's own parse error is what the page reports).
+// before onnxruntime-web sees it (digest.js).
 async function downloadModelFile(url, file, sha256, onBytes) {
   let buffer;
   try { buffer = await fetchBytes(url, onBytes); } catch (error) { throw new Error(`${file} could not be read: ${error.message}`); }
-  if (!sha256 || !self.crypto?.subtle) return buffer;
-  const digest = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", buffer)),
-                            (b) => b.toString(16).padStart(2, "0")).join("");
-  if (digest !== sha256) {
-    throw new Error(`${file} is damaged: its sha256 is not the one manifest.json lists; export the model again`);
-  }
-  return buffer;
+  return checkDigest(buffer, file, sha256);
 }
 
+// A model opened from the user's disk (local_model.js) is read from there, checked the same way.
 async function fetchModelFile(base, file, manifest, onBytes) {
-  const url = new URL(`${base}/${file}`, location.href);
   const sha256 = manifest.files?.[file]?.sha256;
+  if (localModels.has(base)) return localModels.read(base, file, sha256, onBytes);  // never cached
+  const url = new URL(`${base}/${file}`, location.href);
   let cache = null;
   if (sha256 && self.caches) {
     try { cache = await caches.open(MODEL_CACHE); } catch { cache = null; }
@@ -268,7 +265,8 @@ async function takeModel(base) {
 }
 
 window.vitlensJS = { progress, fetchBytes, fetchModelFile, decodeImage, preprocessFeeds, createSession, takeModel, tensor, draw, overview, detail, operations, interpret, tour, renderKnowledgeGraph, errors,
-                     threads, isolated: self.crossOriginIsolated, now: () => performance.now(), keepForOffline };
+                     threads, isolated: self.crossOriginIsolated, now: () => performance.now(), keepForOffline,
+                     localModels, modelURL: (base, file) => localModels.url(base, file) ?? `${base}/${file}` };
 
 // Order of the start, measured (python -m bench): runtime and model download together and the
 // sessions are created in onnxruntime-web's worker; the first prediction is drawn; only then does

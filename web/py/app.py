@@ -2,8 +2,10 @@
 
 Browser-only (PyScript). The page's state lives in one store (page.py) that every view gets; each
 view (tour_view, overview_view, graph_view, detail_view, interpret_view) owns its controls and drawing. Adding
-a view is one entry in VIEWS.
+a view is one entry in VIEWS. The model picker (picker.py) also opens models from the user's disk.
 """
+import json
+
 import js
 
 from detail_view import DetailView
@@ -12,6 +14,7 @@ from interpret_view import InterpretationView
 from manifest import Manifest, ModelIndex
 from overview_view import OverviewView
 from page import Page, element, fetch_json, make
+from picker import ModelPicker, is_local, reload_forgot
 import state as url_state
 from runtime import MAX_SIDE, ModelError, ModelRuntime, js_message, plain
 from tour_view import TourView
@@ -25,6 +28,7 @@ class App:
     def __init__(self):
         self.index = None
         self.page = Page()
+        self.picker = ModelPicker(self.page, self.switch_model)
         self.page.open_view = self.show_view
         self.page.select_sample = self.select_sample
         self.views = {view.name: view for view in (View(self.page) for View in VIEWS)}
@@ -34,13 +38,15 @@ class App:
     async def start(self):
         js.performance.mark("vitlens:python-started")  # the marks time the start-up for the benchmarks
         try:
-            self.index = ModelIndex.from_json(await fetch_json("model/index.json"))
+            self.index = self.picker.index = ModelIndex.from_json(await fetch_json("model/index.json"))
         except Exception as error:
             self.fail(f"No model found (model/index.json): {error}. Build one with python -m export.")
             return
         default = self.index.default
         requested, problems = url_state.parse(js.location.hash)
-        if requested.model and self.index.entry(requested.model) is None:
+        if is_local(requested.model):
+            problems.append(reload_forgot(requested.model, default))
+        elif requested.model and self.index.entry(requested.model) is None:
             problems.append(f"there is no model {requested.model!r}; showing {default}")
         model = requested.model if self.index.entry(requested.model) else default
         self.bind()
@@ -72,19 +78,33 @@ class App:
         on(drop, "dragover", self.on_drag_over, prevent_default=True)
         on(drop, "dragleave", self.on_drag_leave)
         on(drop, "drop", self.on_drop, prevent_default=True, read=lambda e: e.dataTransfer.files)
-        on(element("model-picker"), "change", self.on_model_picked)
+        self.picker.bind()
         for tab in document.querySelectorAll("[data-view-tab]"):
             on(tab, "click", self.on_tab)
         on(js.window, "hashchange", self.on_hash_change)
         for view in self.views.values():
             view.bind()
 
-    async def load_model(self, name, requested, problems):
+    async def read_manifest(self, name):
+        """(base, manifest.Manifest) of a deployed model, or of one opened from the user's disk."""
+        if is_local(name):
+            if not JS.localModels.has(name):
+                raise ModelError("it was opened from your disk, and this page has forgotten it since (a reload "
+                                 "forgets it): open it again with “Open a model folder…”")
+            manifest = Manifest.from_json(json.loads(JS.localModels.manifest(name)))
+            shown = [s.file for s in manifest.samples] + [manifest.knowledge]
+            try:
+                await JS.localModels.prepare(name, plain(shown), plain(manifest.files))
+            except Exception as error:  # its messages name the file
+                raise ModelError(js_message(error)) from None
+            return name, manifest
         entry = self.index.entry(name)
         if entry is None:
             raise ModelError(f"model/index.json lists no model {name!r}")
-        base = "model/" + entry.manifest.rsplit("/", 1)[0]
-        manifest = Manifest.from_json(await fetch_json(f"model/{entry.manifest}"))
+        return "model/" + entry.manifest.rsplit("/", 1)[0], Manifest.from_json(await fetch_json(f"model/{entry.manifest}"))
+
+    async def load_model(self, name, requested, problems):
+        base, manifest = await self.read_manifest(name)
         if self.page.runtime is not None or element("app").hidden:  # not over boot.js's first prediction
             element("loading").hidden = False
 
@@ -100,25 +120,17 @@ class App:
         self.render_model_info(manifest)
         for view in self.views.values():
             view.reset()
-        self.render_picker(name)
-        self.render_gallery(base, manifest)
+        self.picker.render(name)
+        self.render_gallery(runtime)
         self.page.state = fitted
         self.show_view(fitted.view)
         await self.select_sample(fitted.image)
         self.page.notify(problems + more)
-        JS.keepForOffline(base, plain({"knowledge": manifest.knowledge, "files": manifest.files,
-                                       "samples": [{"file": s.file} for s in manifest.samples]}))
+        if not is_local(name):  # a local model is the user's: read from their disk, kept nowhere
+            JS.keepForOffline(base, plain({"knowledge": manifest.knowledge, "files": manifest.files,
+                                           "samples": [{"file": s.file} for s in manifest.samples]}))
 
     # ---- rendering ------------------------------------------------------------------------
-
-    def render_picker(self, current):
-        picker = element("model-picker")
-        picker.replaceChildren()
-        for model in self.index.models:
-            option = make("option", text=model.title, value=model.name)
-            option.selected = model.name == current
-            picker.appendChild(option)
-        element("model-picker-label").hidden = len(self.index.models) < 2
 
     def render_model_info(self, manifest):
         m = manifest
@@ -128,12 +140,12 @@ class App:
             f"{m.grid[0]}×{m.grid[1]} patches of {m.patch_size} px · {m.tokens} tokens × "
             f"{m.hidden_size} · {m.num_layers} blocks × {m.num_heads} heads · {len(m.labels)} classes")
 
-    def render_gallery(self, base, manifest):
+    def render_gallery(self, runtime):
         gallery = element("gallery")
         gallery.replaceChildren()
-        for sample in manifest.samples:
+        for sample in runtime.manifest.samples:
             button = make("button", "thumb", type="button", title=sample.title, data_sample=sample.id)
-            button.appendChild(make("img", src=f"{base}/{sample.file}", alt=sample.title,
+            button.appendChild(make("img", src=runtime.url(sample.file), alt=sample.title,
                                     width=56, height=56, loading="lazy"))
             self.page.on(button, "click", self.on_gallery_click)
             gallery.appendChild(button)
@@ -158,8 +170,7 @@ class App:
 
     async def select_sample(self, sample_id):
         sample = self.page.manifest.sample(sample_id)
-        response = await js.fetch(f"{self.page.runtime.base}/{sample.file}")
-        blob = await response.blob()
+        blob = await (await self.page.runtime.response(sample.file)).blob()
         caption = f"{sample.title} — {sample.source} ({sample.licence})"
         await self.classify(blob, sample_id, caption)
 
@@ -251,24 +262,22 @@ class App:
         await self.classify(file, url_state.UPLOAD, caption)
 
     async def switch_model(self, name, requested, problems):
-        """Load another model; if it cannot be used, say why and keep the one on screen."""
+        """Load another model; if it cannot be used, say why and keep the one on screen (False)."""
         previous = self.page.state
         try:
             await self.load_model(name, requested, problems)
         except Exception as error:
             self.page.state = previous
-            self.render_picker(previous.model)
+            self.picker.render(previous.model)
             self.page.write_url()
             offline = (" This browser is offline: a model that was never opened online cannot be fetched now."
                        if not js.navigator.onLine else "")
             self.page.notify([f"Could not load the model {name!r}: {error}; still showing {previous.model!r}.{offline}"],
                              error=True)
+            element("loading").hidden = True
+            return False
         element("loading").hidden = True
-
-    async def on_model_picked(self, event, target):
-        name = target.value
-        if name != self.page.state.model:
-            await self.switch_model(name, url_state.replace_fields(self.page.state, model=name), [])
+        return True
 
     async def on_tab(self, event, target):
         view = target.dataset.viewTab

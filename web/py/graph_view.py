@@ -4,7 +4,7 @@ Browser-only. The export step wrote knowledge.json; web/js/knowledge/ lays it ou
 """
 import js
 
-from page import element, fetch_json
+from page import element, read_json
 from runtime import plain
 from view import View
 
@@ -16,18 +16,18 @@ class GraphView(View):
 
     def __init__(self, page):
         super().__init__(page)
-        self.drawn_for = None  # the model whose graph is drawn
+        self.drawn_for = None  # the model (runtime.ModelRuntime) whose graph is drawn
 
     async def show(self):
         """Drawn the first time its view is shown, when the panel has its real size."""
         runtime = self.page.runtime
         manifest = runtime.manifest
-        if self.drawn_for == manifest.name:
+        if self.drawn_for is runtime:
             return
-        self.drawn_for = manifest.name
+        self.drawn_for = runtime
         status = element("kg-status")
         try:
-            graph = await fetch_json(f"{runtime.base}/{manifest.knowledge}")
+            graph = await read_json(await runtime.response(manifest.knowledge), manifest.knowledge)
         except Exception as error:
             status.textContent = f"This model folder has no knowledge graph: {error}"
             return

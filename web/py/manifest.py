@@ -7,6 +7,8 @@ show (source, fidelity, weights, exported_with) stays in the JSON, for people an
 """
 from dataclasses import MISSING, dataclass, field, fields
 
+FORMAT = 1  # of the folders this page reads; the export step writes it into every manifest
+
 
 class ManifestError(ValueError):
     """A manifest or index without a field the page needs; the message names it."""
@@ -114,6 +116,11 @@ class Manifest:
 
     @classmethod
     def from_json(cls, data):
+        if not isinstance(data, dict):
+            raise ManifestError("manifest.json is not a JSON object")
+        if data.get("format", FORMAT) != FORMAT:
+            raise ManifestError(f"manifest.json is of format {data['format']!r} and this page reads format {FORMAT}: "
+                                "export the model again with this version of python -m export")
         data = dict(data)
         for key, kind in (("stages", Stage), ("tensors", Tensor), ("samples", Sample)):
             if key in data:

@@ -34,7 +34,11 @@ def make(tag, cls=None, text=None, **attrs):
 
 
 async def fetch_json(url):
-    response = await js.fetch(url)
+    return await read_json(await js.fetch(url), url)
+
+
+async def read_json(response, url):
+    """A fetch Response's JSON; `url` names the file in the messages."""
     if not response.ok:
         raise ModelError(f"{url}: HTTP {response.status}")
     try:

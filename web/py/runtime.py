@@ -127,6 +127,16 @@ class ModelRuntime:
         return await JS.fetchModelFile(self.base, file, plain({"files": self.manifest.files}),
                                        lambda n: None)
 
+    def url(self, file):
+        """A file of the folder for an <img>: under the site, or a blob of a local model's file."""
+        return JS.modelURL(self.base, file)
+
+    async def response(self, file):
+        """A small file of the folder (a sample, the knowledge graph) as a fetch Response."""
+        if JS.localModels.has(self.base):
+            return JS.localModels.response(self.base, file)
+        return await js.fetch(f"{self.base}/{file}")
+
     async def pixel_values(self, image):
         """Decoded RGBA image -> the model's input, by preprocess.onnx and the manifest's recipe."""
         recipe = self.manifest.preprocessing

@@ -53,7 +53,7 @@ def serialize(state):
     return "#" + urlencode([("model", state.model), ("image", state.image), ("view", state.view),
                             ("layer", state.layer), ("token", state.token)]
                            + ([("tensor", state.tensor)] if state.tensor else [])
-                           + ([("tour", state.step)] if state.view == "tour" else []))
+                           + ([("tour", state.step)] if state.view == "tour" else []), safe=":")  # local:<name>
 
 
 def validate(state, manifest, sample_ids):

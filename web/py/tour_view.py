@@ -278,10 +278,10 @@ class TourView(View):
 
     async def step_try(self, patch):
         m = self.manifest
-        base = self.page.runtime.base
+        runtime = self.page.runtime
 
         def draw(visual):
-            samples = [{"label": s.title, "action": f"sample:{s.id}", "image": f"{base}/{s.file}"} for s in m.samples]
+            samples = [{"label": s.title, "action": f"sample:{s.id}", "image": runtime.url(s.file)} for s in m.samples]
             JS.tour.actions(visual, plain(samples), self.act)
             JS.tour.actions(visual, plain([{"label": "Your own photo…", "action": "upload",
                                             "text": "it stays in this browser"}]), self.act)

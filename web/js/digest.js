@@ -1,0 +1,12 @@
+// A model file's sha256 against the one its manifest lists: the same check for a deployed model
+// (boot.js) and for one opened from the user's disk (local_model.js). crypto.subtle exists only in
+// secure contexts; elsewhere onnxruntime-web's own parse error is what the page reports.
+export async function checkDigest(buffer, file, sha256) {
+  if (!sha256 || !self.crypto?.subtle) return buffer;
+  const digest = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", buffer)),
+                            (b) => b.toString(16).padStart(2, "0")).join("");
+  if (digest !== sha256) {
+    throw new Error(`${file} is damaged: its sha256 is not the one manifest.json lists; export the model again`);
+  }
+  return buffer;
+}
