@@ -9,9 +9,11 @@ import * as detail from "./detail.js";
 import * as operations from "./operations/index.js";
 import * as interpret from "./interpret.js";
 import * as tour from "./tour.js";
+import { installViewSaves } from "./save_image.js";
 import { renderKnowledgeGraph } from "./knowledge/index.js";
 
 await isolate();  // may reload the page once, on a static host without COOP/COEP headers
+installViewSaves();
 
 const bar = document.getElementById("loading-bar");
 const label = document.getElementById("loading-label");
