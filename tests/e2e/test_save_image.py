@@ -23,7 +23,7 @@ from .conftest import WEB, Watched
 MANIFEST = json.loads((WEB / "model" / NAME / "manifest.json").read_text())
 CHELSEA = next(s for s in MANIFEST["samples"] if s["id"] == "chelsea")
 SVG = "{http://www.w3.org/2000/svg}"
-GAP = 8  # save_image.js: between the parts of a figure
+GAP, MARGIN = 8, 8  # save_image.js: between the parts of a figure, and around them
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +57,8 @@ def check_png(data, saved, parts=None):
     assert (width, height) == (2 * css_width, 2 * (css_height + band))
     assert band >= 3 * 16  # three caption lines at least
     if parts:
-        assert css_width == math.ceil(max(w for w, _ in parts))
-        assert css_height == sum(math.ceil(h) for _, h in parts) + GAP * (len(parts) - 1)
+        assert css_width == math.ceil(max(w for w, _ in parts)) + 2 * MARGIN
+        assert css_height == sum(math.ceil(h) for _, h in parts) + GAP * (len(parts) - 1) + 2 * MARGIN
     return Image.open(io.BytesIO(data)).convert("RGBA")
 
 
@@ -141,8 +141,8 @@ def test_model_detail_keeps_every_map_pixel(shared, tmp_path):
                                     "#detail-canvas")]
     picture = check_png(data, saved, parts)
     check_caption(page, saved, "Model detail: layer.5.output", "maps 1–96 of 384")
-    canvas_top = int(saved["savedHeight"]) - math.ceil(parts[-1][1])
-    exact_copy(picture, page, "#detail-canvas", 0, canvas_top)
+    canvas_top = int(saved["savedHeight"]) - MARGIN - math.ceil(parts[-1][1])
+    exact_copy(picture, page, "#detail-canvas", MARGIN, canvas_top)
     name, data, saved = save(page, "[data-save-view=detail] [data-save=svg]", tmp_path)  # the flow strip
     assert name.endswith("_detail_block6_layer.5.output_maps1-96.svg")
     check_svg(data, saved)
@@ -187,13 +187,13 @@ def test_interpretation_names_block_head_and_token(shared, tmp_path):
                                     "article[data-view=interpretation] .interp-main")]
     picture = check_png(data, saved, parts)
     check_caption(page, saved, "Interpretation: raw attention", "block 11", "head 3", "token 40")
-    main_top = sum(math.ceil(h) for _, h in parts[:2]) + 2 * GAP
+    main_top = MARGIN + sum(math.ceil(h) for _, h in parts[:2]) + 2 * GAP
     left, top = page.evaluate("""(() => {
         const c = document.getElementById('interp-canvas').getBoundingClientRect();
         const m = document.querySelector('article[data-view=interpretation] .interp-main').getBoundingClientRect();
         return [c.left - m.left, c.top - m.top]; })()""")
     assert left == int(left) and top == int(top)
-    exact_copy(picture, page, "#interp-canvas", int(left), main_top + int(top))
+    exact_copy(picture, page, "#interp-canvas", MARGIN + int(left), main_top + int(top))
     shared.assert_clean()
 
 

@@ -8,6 +8,7 @@ import { CanvasSurface, SvgSurface, paintElement } from "./paint_dom.js";
 
 const SCALE = 2;  // device pixels per CSS pixel in a PNG
 const GAP = 8;  // between the parts of a figure, CSS px
+const MARGIN = 8;  // white around them, so nothing touches the picture's edge
 const CAPTION = { line: 16, pad: 8, rule: "#dde1ea",
                   font: { fontStyle: "normal", fontWeight: "400", fontSize: "12px", fontFamily: "sans-serif", color: "#3a4252" } };
 
@@ -58,20 +59,21 @@ function shown(element) {
   return element && element.getClientRects().length > 0 && element.getBoundingClientRect().width > 0;
 }
 
-// The parts stacked top to bottom, left-aligned, the caption band under them; returns the blob and its sizes.
+// The parts stacked top to bottom, left-aligned, inside a margin, the caption band under them;
+// returns the blob and its sizes (the figure's, margin included, and the band's, in CSS px).
 async function compose(parts, lines, makeSurface) {
   parts = parts.filter(shown);
   if (!parts.length) throw new Error("there is nothing drawn in this view yet");
   const heights = parts.map((p) => Math.ceil(p.getBoundingClientRect().height));
-  const width = Math.ceil(Math.max(...parts.map((p) => p.getBoundingClientRect().width)));
-  const height = heights.reduce((a, b) => a + b, 0) + GAP * (parts.length - 1);
+  const width = Math.ceil(Math.max(...parts.map((p) => p.getBoundingClientRect().width))) + 2 * MARGIN;
+  const height = heights.reduce((a, b) => a + b, 0) + GAP * (parts.length - 1) + 2 * MARGIN;
   const wrapped = wrap(lines, width - 2 * CAPTION.pad);
   const band = 2 * CAPTION.pad + wrapped.length * CAPTION.line;
   const surface = makeSurface(width, height + band);
   surface.box(0, 0, width, height + band, { fill: "#ffffff", radius: 0, opacity: 1 });
-  let y = 0;
+  let y = MARGIN;
   for (const [i, part] of parts.entries()) {
-    await paintElement(surface, part, 0, y);
+    await paintElement(surface, part, MARGIN, y);
     y += heights[i] + GAP;
   }
   surface.box(0, height + CAPTION.pad / 2, width, 1, { fill: CAPTION.rule, radius: 0, opacity: 1 });
