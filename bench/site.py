@@ -1,4 +1,5 @@
-"""The site the benchmarks serve: the built page plus a ViT-B/16-sized model next to the default one.
+"""The site the benchmarks serve: the built page plus a ViT-B/16-sized model next to the default one,
+and bare.html, a bare Pyodide boot from the same files.
 
 Hard links, not copies or symlinks: serve.py refuses to follow links out of its root, and the
 model files are large.
@@ -49,6 +50,8 @@ def build_site() -> Path:
             _link_tree(entry, site / entry.name)
         else:
             os.link(entry, site / entry.name)
+    for entry in (ROOT / "bench" / "bare").iterdir():  # the bare Pyodide boot the start is compared with
+        os.link(entry, site / entry.name)
     models = site / "model"
     models.mkdir()
     default = json.loads((ROOT / "web" / "model" / "index.json").read_text())["default"]

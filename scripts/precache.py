@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 WEB = Path(__file__).resolve().parent.parent / "web"
-SHELL = ["index.html", "app.webmanifest", "favicon.svg", "pyscript.json", "*.css", "icons/*.png",
+SHELL = ["index.html", "app.webmanifest", "favicon.svg", "*.css", "icons/*.png", "py/files.json",
          "js/**/*.js", "py/*.py", "vendor/**/*"]
 DOCS = {"README.md", "LICENSE"}
 

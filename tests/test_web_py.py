@@ -329,3 +329,11 @@ def test_encoder_level_puts_every_block_output_side_by_side():
     state_, problems = state.validate(state.State(model="m", image="a", tensor="encoder.outputs"),
                                       SimpleNamespace(num_layers=3, num_heads=2, tokens=17, tensors=[]), ["a"])
     assert state_.tensor == "encoder.outputs" and not problems
+
+
+def test_the_page_ships_every_python_file_it_has():
+    """py/files.json is what web/js/python.js loads and scripts/snapshot.mjs imports: all of web/py."""
+    import json
+    folder = Path(__file__).resolve().parent.parent / "web" / "py"
+    listed = json.loads((folder / "files.json").read_text())["files"]
+    assert listed[0] == "main.py" and sorted(listed) == sorted(p.name for p in folder.glob("*.py"))
