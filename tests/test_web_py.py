@@ -313,3 +313,8 @@ def test_encoder_level_puts_every_block_output_side_by_side():
     state_, problems = state.validate(state.State(model="m", image="a", tensor="encoder.outputs"),
                                       SimpleNamespace(num_layers=3, num_heads=2, tokens=17, tensors=[]), ["a"])
     assert state_.tensor == "encoder.outputs" and not problems
+
+
+def test_a_url_that_names_a_block_is_told_from_the_default():
+    assert state.names_layer("#model=m&view=interpretation&layer=11")
+    assert not state.names_layer("#model=m&view=interpretation") and not state.names_layer("")

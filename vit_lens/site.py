@@ -18,7 +18,7 @@ from .paths import MODELS, WEB
 EXCLUDED = {"model", "precache.json"}  # every site gets its own models and its own precache list
 
 
-class SiteError(RuntimeError):
+class SiteError(ValueError):
     """A problem the user can fix: said in one line, without a traceback."""
 
 
