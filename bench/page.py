@@ -7,6 +7,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from export.shared import names
 from serve import make_server
 from tests.e2e.conftest import CHROMIUM, FLAGS, READY
 
@@ -28,8 +29,9 @@ const streaming = WebAssembly.instantiateStreaming;
 WebAssembly.instantiateStreaming = (...args) => streaming(...args).then(record);
 """
 
+# `wanted`: per part, the outputs fetched (null: every one).
 FORWARD = """
-async ({base, stages, runs, warmup}) => {
+async ({base, stages, wanted, runs, warmup}) => {
   const J = window.vitlensJS;
   const sessions = [];
   for (const s of stages) sessions.push(await J.createSession(await J.fetchBytes(`${base}/${s.file}`, () => {})));
@@ -39,7 +41,8 @@ async ({base, stages, runs, warmup}) => {
     const started = performance.now();
     let value = input;
     for (let k = 0; k < stages.length; k++) {
-      const out = await sessions[k].run({[stages[k].input]: value});  // every output of the part
+      const input = {[stages[k].input]: value};
+      const out = await (wanted[k] ? sessions[k].run(input, wanted[k]) : sessions[k].run(input));
       value = out[stages[k].outputs[stages[k].outputs.length - 1]];
     }
     if (i >= warmup) times.push(performance.now() - started);
@@ -133,6 +136,13 @@ async () => {
 """
 
 
+def first_pass_outputs(stage: dict) -> list[str]:
+    """What the page's pass over a new image keeps of a part (web/py/runtime.py's `wanted`)."""
+    block = names.block_of(stage["name"])
+    return stage["outputs"] if block is None else [names.in_block(block, "attention.probs"),
+                                                   names.in_block(block, "output")]
+
+
 def summary(times: list[float]) -> dict:
     ordered = sorted(times)
     return {"n": len(ordered), "p50_ms": statistics.median(ordered),
@@ -176,27 +186,49 @@ class PageBench:
         page.wait_for_function(READY, timeout=300_000)
         return context, page
 
-    def forward(self, model: str, runs: int) -> dict:
+    def forward(self, model: str, runs: int, first_pass: bool = False) -> dict:
+        """The chain of parts fetching every output, or (`first_pass`) what the page's pass keeps."""
         manifest = json.loads((self.site / "model" / model / "manifest.json").read_text())
         sample = manifest["samples"][0]["id"]
         context, page = self.open(f"#model={model}&image={sample}")
-        result = page.evaluate(FORWARD, {"base": f"model/{model}", "stages": manifest["stages"],
+        wanted = [first_pass_outputs(stage) if first_pass else None for stage in manifest["stages"]]
+        result = page.evaluate(FORWARD, {"base": f"model/{model}", "stages": manifest["stages"], "wanted": wanted,
                                          "runs": runs, "warmup": 2})
         context.close()
         return {"median_ms": statistics.median(result["times"]), "threads": result["threads"]}
 
+    def persistent(self, profile: str):
+        context = self.playwright.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, args=FLAGS, viewport={"width": 1280, "height": 900})
+        context.add_init_script(PROBES)
+        return context
+
+    def bare(self, context) -> float:
+        """A bare Pyodide boot from the site's own files (bench/bare): ms from navigation to Python ready."""
+        page = context.new_page()
+        page.goto(self.url + "bare.html")
+        page.wait_for_function("window.bareBoot", timeout=300_000)
+        elapsed = page.evaluate("window.bareBoot")
+        page.close()
+        return elapsed
+
     def starts(self, warm_loads: int) -> tuple[dict, dict]:
-        """Cold (a new profile: empty cache), then warm (the same profile, new tabs, its caches).
+        """Cold (a new profile: empty cache), then warm (the same profile, new tabs, its caches), each
+        beside a bare Pyodide boot in the same browser: the views are interactive when the first image
+        is classified by Python (body data-status="ready"); `ratio` is that over the bare boot.
 
         A start varies by a few hundred ms from one load to the next on two busy cores, so the warm
-        figures are the median of `warm_loads` loads (each load's numbers are kept too).
+        figures are medians of `warm_loads` loads, the page and the bare boot taking turns (each load's
+        numbers are kept too); the trace is the marks of the median load.
         """
-        loads, sizes = [], []
         with tempfile.TemporaryDirectory() as profile:
-            context = self.playwright.chromium.launch_persistent_context(
-                profile, executable_path=CHROMIUM, args=FLAGS, viewport={"width": 1280, "height": 900})
-            context.add_init_script(PROBES)
-            for _ in range(1 + warm_loads):
+            context = self.persistent(profile)
+            bare_cold = self.bare(context)
+            context.close()
+        loads, bares, sizes = [], [], []
+        with tempfile.TemporaryDirectory() as profile:
+            context = self.persistent(profile)
+            for i in range(1 + warm_loads):
                 page = context.new_page()
                 cdp = context.new_cdp_session(page)
                 cdp.send("Network.enable")
@@ -206,14 +238,22 @@ class PageBench:
                 page.wait_for_function("performance.getEntriesByName('vitlens:prediction-shown').length", timeout=300_000)
                 sizes.append(sum(received))
                 page.wait_for_function(READY, timeout=300_000)
-                loads.append(page.evaluate(VIEWS))
+                load = page.evaluate(VIEWS)
+                load["interactive_ms"] = load["marks_ms"]["python-prediction"]
+                load["python"] = page.evaluate("document.body.dataset.python")
+                loads.append(load)
                 page.close()
+                if i:
+                    bares.append(self.bare(context))
             context.close()
-        warm = sorted(loads[1:], key=lambda load: load["prediction_ms"])[len(loads[1:]) // 2]
-        keys = ("first_paint_ms", "prediction_ms", "views_ready_ms")
+        keys = ("first_paint_ms", "prediction_ms", "interactive_ms", "views_ready_ms")
+        warm = sorted(loads[1:], key=lambda load: load["interactive_ms"])[len(loads[1:]) // 2]
         warm = {**warm, **{key: statistics.median(load[key] for load in loads[1:]) for key in keys},
-                "loads": [{key: load[key] for key in keys} for load in loads[1:]]}
-        return {"cold": loads[0], "warm": warm}, {"cold": sizes[0], "warm": max(sizes[1:])}
+                "loads": [{key: load[key] for key in keys} for load in loads[1:]],
+                "bare_boot_ms": statistics.median(bares), "bare_loads": bares}
+        warm["ratio"] = warm["interactive_ms"] / warm["bare_boot_ms"]
+        cold = {**loads[0], "bare_boot_ms": bare_cold, "ratio": loads[0]["interactive_ms"] / bare_cold}
+        return {"cold": cold, "warm": warm}, {"cold": sizes[0], "warm": max(sizes[1:])}
 
     def latency(self, changes: int) -> dict:
         context, page = self.open("#image=chelsea&view=interpretation")

@@ -1,4 +1,5 @@
-"""The site the benchmarks serve: the built page plus a ViT-B/16-sized model next to the default one."""
+"""The site the benchmarks serve: the built page plus a ViT-B/16-sized model next to the default one,
+and bare.html, a bare Pyodide boot from the same files."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,7 +28,9 @@ def vit_b16(out: Path) -> Path:
 
 def build_site() -> Path:
     """The page, the default model (the site's default) and the ViT-B/16-sized one, as vit-lens site writes it."""
-    from vit_lens.site import build_site as assemble, default_model
+    from vit_lens.site import build_site as assemble, default_model, link_or_copy
     site = BUILD / "site"
     assemble(site, [default_model(), vit_b16(BUILD / "models")])
+    for entry in (ROOT / "bench" / "bare").iterdir():  # the bare Pyodide boot the start is compared with
+        link_or_copy(entry, site / entry.name)
     return site

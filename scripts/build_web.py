@@ -4,13 +4,15 @@ python scripts/build_web.py
 
 After it, web/ can be served by serve.py or uploaded as it is to any static host or CDN, under
 any sub-path: the page uses relative URLs only. web/vendor/files.json lists every runtime file
-with its size, which the loading screen uses to show real download progress.
+with its size, which the loading screen uses to show real download progress. Last, Python's memory
+snapshot is made (scripts/snapshot.mjs), so the page's Python starts without a cold boot.
 """
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -22,16 +24,19 @@ VENDOR = ROOT / "web" / "vendor"
 RUNTIME = [
     ("pyodide", "pyodide", ["pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip",
                             "pyodide-lock.json"]),
-    ("pyscript", "@pyscript/core/dist", None),
     ("ort", "onnxruntime-web/dist", ["ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"]),
     ("d3", "d3/dist", ["d3.min.js"]),
 ]
-LICENCES = [("pyodide", "pyodide/README.md"), ("pyscript", "@pyscript/core/LICENSE"), ("ort", "onnxruntime-web/README.md"), ("d3", "d3/LICENSE")]
+LICENCES = [("pyodide", "pyodide/README.md"), ("ort", "onnxruntime-web/README.md"), ("d3", "d3/LICENSE")]
 # Python's files, fetched by the loading screen while the model loads, so their bytes show on the
 # progress bar. Not onnxruntime-web's: its worker fetches them itself, and a second fetch of the
 # same file from the page held the worker back (measured: warm prediction 3.0 s with, 1.8 s without).
 PRELOAD = ["pyodide/pyodide.asm.wasm", "pyodide/python_stdlib.zip", "pyodide/pyodide.asm.mjs",
            "pyodide/pyodide.mjs", "pyodide/pyodide-lock.json"]
+
+
+# Written here, not copied: the preload listing, and Python's memory snapshot (scripts/snapshot.mjs).
+KEPT = {"files.json", "python-snapshot.gz", "python-snapshot.json"}
 
 
 def copy(source: Path, target: Path) -> None:
@@ -57,7 +62,7 @@ def build() -> dict:
     for folder, licence in LICENCES:
         copy(MODULES / licence, VENDOR / folder / Path(licence).name)
         wanted.add(VENDOR / folder / Path(licence).name)
-    for stale in [p for p in VENDOR.rglob("*") if p.is_file() and p not in wanted and p.name != "files.json"]:
+    for stale in [p for p in VENDOR.rglob("*") if p.is_file() and p not in wanted and p.name not in KEPT]:
         stale.unlink()
     listing = {"preload": [{"path": path, "bytes": (VENDOR / path).stat().st_size} for path in PRELOAD]}
     text = json.dumps(listing, indent=1) + "\n"
@@ -71,5 +76,6 @@ def build() -> dict:
 
 if __name__ == "__main__":
     listing = build()
+    subprocess.run(["node", str(ROOT / "scripts" / "snapshot.mjs")], check=True)
     total = sum(f["bytes"] for f in listing["preload"])
     print(f"web/vendor ready ({total / 1e6:.1f} MB of runtime)", file=sys.stderr)

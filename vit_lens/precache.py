@@ -16,7 +16,7 @@ import json
 import os
 from pathlib import Path
 
-SHELL = ["index.html", "app.webmanifest", "favicon.svg", "pyscript.json", "*.css", "icons/*.png",
+SHELL = ["index.html", "app.webmanifest", "favicon.svg", "*.css", "icons/*.png", "py/files.json",
          "js/**/*.js", "py/*.py", "vendor/**/*"]
 DOCS = {"README.md", "LICENSE"}
 

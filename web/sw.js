@@ -11,11 +11,11 @@
 // sha256; its "version" is the digest of the list. After the page's first prediction it asks
 // (postMessage "keep", js/isolate.js) for the list to be kept: then, not at install, so 75 MB do
 // not compete with the first load. Small files go to a cache named after the version; model parts
-// (.onnx, .bin) to boot.js's MODEL_CACHE under url?sha256=…, where boot.js reads them with no
+// (.onnx, .bin) to js/files.js's MODEL_CACHE under url?sha256=…, where the page reads them with no
 // request. Every file is checked against its digest; files that did not change are copied from the
 // previous version's cache, not downloaded again. Older versions' caches are deleted only once the
 // new one is complete, so a failed update leaves the previous version working offline; a model
-// file's older digest is deleted when its new one is in (as boot.js does).
+// file's older digest is deleted when its new one is in (as js/files.js does).
 //
 // Serving: network first for every same-origin request, the cache only when the network fails.
 // Online the page is exactly what the server has, so a new deploy is never stale (not even for one
@@ -24,7 +24,7 @@
 // A model opened online that is not the default is kept too (its files into the current version),
 // so it also opens offline until the next deploy. Nothing from another origin is touched.
 const PREFIX = "vitlens-app-";
-const MODEL_CACHE = "vitlens-model-files-v1";  // boot.js's
+const MODEL_CACHE = "vitlens-model-files-v1";  // js/files.js's
 const LARGE = /\.(onnx|bin)$/;
 const COMPLETE = "precache.json";  // written last: a version's cache holding it is complete
 

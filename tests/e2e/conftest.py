@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import http.server
+import os
 import shutil
 import threading
 from functools import partial
@@ -29,6 +30,23 @@ def site():
         pytest.fail("web/ is not built: run scripts/setup.sh")
     server = serve(serve_module.make_server(WEB, port=0, quiet=True))
     yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+def replace(path, data):
+    """Write a file of a copied site without touching web/ (the copy is hard links)."""
+    path.unlink()
+    path.write_bytes(data)
+
+
+@pytest.fixture
+def copied_site(tmp_path):
+    """web/ as another deploy, served by serve.py: hard links, so change a file with `replace`."""
+    import serve as serve_module
+    root = tmp_path / "web"
+    shutil.copytree(WEB, root, copy_function=os.link)
+    server = serve(serve_module.make_server(root, port=0, quiet=True))
+    yield root, f"http://127.0.0.1:{server.server_address[1]}/"
     server.shutdown()
 
 

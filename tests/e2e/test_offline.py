@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-
-import pytest
 
 from export.default_model import NAME
 from vit_lens import precache
 
-from .conftest import WEB, Watched, serve
+from .conftest import WEB, Watched, replace
 
 VIEWS = {
     "tour": "#tour-step[data-step]",
@@ -57,23 +53,6 @@ def test_a_reload_offline_classifies_and_opens_every_view(browser, site):
     context.set_offline(False)
     watched.assert_clean()
     context.close()
-
-
-def replace(path, data):
-    """Write a file of the copied site without touching web/ (the copy is hard links)."""
-    path.unlink()
-    path.write_bytes(data)
-
-
-@pytest.fixture
-def copied_site(tmp_path):
-    """web/ as another deploy: hard links, so a changed file is replaced, never written through."""
-    root = tmp_path / "web"
-    shutil.copytree(WEB, root, copy_function=os.link)
-    import serve as serve_module
-    server = serve(serve_module.make_server(root, port=0, quiet=True))
-    yield root, f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
 
 
 def redeploy(root):

@@ -56,16 +56,16 @@ def test_loads_clean_and_classifies(watched, site):
     watched.assert_clean()
 
 
-def test_the_first_prediction_is_drawn_before_python_starts_and_python_agrees(watched, site):
+def test_the_first_prediction_is_drawn_before_python_takes_over_and_python_agrees(watched, site):
     sample = SAMPLES[-1]  # not the default one: the preview follows the URL
     watched.open(site, f"{TOP_OF_DEFAULT}&image={sample}")
     page = watched.page
-    preview = page.evaluate("vitlensJS.preview")
+    preview = page.evaluate("({sample: vitlensJS.preview.sample, probabilities: vitlensJS.preview.probabilities})")
     assert preview["sample"] == sample
-    marks = page.evaluate("Object.fromEntries(['vitlens:prediction-shown', 'vitlens:python-started']"
+    marks = page.evaluate("Object.fromEntries(['vitlens:prediction-shown', 'vitlens:model-ready']"
                           ".map((n) => [n, performance.getEntriesByName(n)[0].startTime]))")
-    assert marks["vitlens:prediction-shown"] < marks["vitlens:python-started"], marks
-    shown = probabilities(page)  # Python's own pass over the same image, drawn over the preview
+    assert marks["vitlens:prediction-shown"] < marks["vitlens:model-ready"], marks
+    shown = probabilities(page)  # Python's, drawn over the preview (tests/e2e/test_start.py: the same tensors)
     in_page = np.array([shown[label] for label in MANIFEST["labels"]])
     np.testing.assert_allclose(preview["probabilities"], in_page, atol=1e-6)
     np.testing.assert_allclose(in_page, page_tensor(page, "probabilities")[0], atol=1e-7)

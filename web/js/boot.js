@@ -1,7 +1,9 @@
 // Loading screen and the page's JavaScript runtime: fetch the runtime with a real progress bar,
-// set up onnxruntime-web, then start PyScript, which runs the page's Python (web/py/main.py).
+// set up onnxruntime-web, then start Pyodide, which runs the page's Python (web/py/main.py).
 // Everything is fetched by relative URL from the page's own origin.
 import { isolate, keepForOffline } from "./isolate.js";
+import { startPython } from "./python.js";
+import { fetchBytes, fetchModelFile } from "./files.js";
 import * as ort from "../vendor/ort/ort.wasm.min.mjs";
 import * as draw from "./draw.js";
 import * as overview from "./overview.js";
@@ -9,9 +11,11 @@ import * as detail from "./detail.js";
 import * as operations from "./operations/index.js";
 import * as interpret from "./interpret.js";
 import * as tour from "./tour.js";
+import { installViewSaves } from "./save_image.js";
 import { renderKnowledgeGraph } from "./knowledge/index.js";
 
 await isolate();  // may reload the page once, on a static host without COOP/COEP headers
+installViewSaves();
 
 const bar = document.getElementById("loading-bar");
 const label = document.getElementById("loading-label");
@@ -29,84 +33,6 @@ function progress(fraction, text) {
 
 function megabytes(bytes) {
   return (bytes / 1e6).toFixed(1) + " MB";
-}
-
-// Fetch a file and report every chunk's bytes; resolves to an ArrayBuffer.
-async function fetchBytes(url, onBytes) {
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-  const reader = response.body.getReader();
-  const chunks = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    size += value.length;
-    onBytes(value.length);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return bytes.buffer;
-}
-
-// A model folder's files never change under their sha256 (the manifest lists it): they are kept in
-// the Cache API under url?sha256=…, so a return visit reads them with no request at all, from any
-// static host. A new export has new digests; the old entries of the same file are dropped. Without
-// the Cache API (an insecure origin) or a digest, or when storage is full, it is a plain fetch.
-const MODEL_CACHE = "vitlens-model-files-v1";
-
-// A model file from the network; any failure names the file. A damaged or replaced file is named
-// before onnxruntime-web sees it (crypto.subtle exists only in secure contexts; elsewhere
-// onnxruntime-web's own parse error is what the page reports).
-async function downloadModelFile(url, file, sha256, onBytes) {
-  let buffer;
-  try { buffer = await fetchBytes(url, onBytes); } catch (error) { throw new Error(`${file} could not be read: ${error.message}`); }
-  if (!sha256 || !self.crypto?.subtle) return buffer;
-  const digest = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", buffer)),
-                            (b) => b.toString(16).padStart(2, "0")).join("");
-  if (digest !== sha256) {
-    throw new Error(`${file} is damaged: its sha256 is not the one manifest.json lists; export the model again`);
-  }
-  return buffer;
-}
-
-async function fetchModelFile(base, file, manifest, onBytes) {
-  const url = new URL(`${base}/${file}`, location.href);
-  const sha256 = manifest.files?.[file]?.sha256;
-  let cache = null;
-  if (sha256 && self.caches) {
-    try { cache = await caches.open(MODEL_CACHE); } catch { cache = null; }
-  }
-  if (!cache) return downloadModelFile(url, file, sha256, onBytes);
-  const key = new URL(url);
-  key.searchParams.set("sha256", sha256);
-  const hit = await cache.match(key.href);
-  if (hit) {
-    const buffer = await hit.arrayBuffer();
-    onBytes(buffer.byteLength);
-    return buffer;
-  }
-  const buffer = await downloadModelFile(url, file, sha256, onBytes);
-  keep(cache, key, buffer, file);
-  return buffer;
-}
-
-// Storing a file is off the start's path: its session is created as soon as its bytes are here,
-// whatever the browser's storage does, and the files are written one after another, not all at once.
-let cacheWrites = Promise.resolve();
-function keep(cache, key, buffer, file) {
-  const response = new Response(buffer);  // its own copy: onnxruntime-web's worker takes the buffer over
-  cacheWrites = cacheWrites.then(async () => {
-    for (const old of await cache.keys()) {
-      if (new URL(old.url).pathname === key.pathname) await cache.delete(old);
-    }
-    await cache.put(key.href, response);
-  }).catch((error) => console.warn(`not cached: ${file}: ${error}`));
 }
 
 // Decode any image the browser can decode into RGBA bytes, honouring EXIF orientation.
@@ -234,9 +160,12 @@ async function preview({ base, manifest, sessions }) {
   const started = performance.now();
   const feeds = preprocessFeeds(image, manifest.preprocessing, sample.preprocess_inputs);
   let value = (await sessions[manifest.preprocessing.graph].run(feeds)).pixel_values;
+  const kept = { pixel_values: value };  // what Python's first pass keeps (runtime.py's `wanted`)
   for (const stage of manifest.stages) {
     const last = stage.outputs[stage.outputs.length - 1];
-    value = (await sessions[stage.file].run({ [stage.input]: value }, [last]))[last];
+    const wanted = stage.name.startsWith("layer.") ? [`${stage.name}.attention.probs`, last] : stage.outputs;
+    Object.assign(kept, await sessions[stage.file].run({ [stage.input]: value }, wanted));
+    value = kept[last];
   }
   const elapsed = performance.now() - started;
   const probabilities = Array.from(value.data);
@@ -253,12 +182,21 @@ async function preview({ base, manifest, sessions }) {
   document.getElementById("loading").hidden = true;
   document.getElementById("app").hidden = false;
   document.body.dataset.preview = sample.id;
-  window.vitlensJS.preview = { sample: sample.id, probabilities };
+  window.vitlensJS.preview = { sample: sample.id, probabilities, base, elapsed, kept, sizes: sample.preprocess_inputs };
   performance.mark("vitlens:prediction-shown");
 }
 const threads = configureOrt();
 const modelPreload = preloadModel().then((model) => { performance.mark("vitlens:model-preloaded"); return model; },
                                         () => null);
+
+// The preview's tensors, for Python's first pass over the same image (runtime.py's `adopt`): once.
+// Otherwise undefined, which is Python's None (null is not).
+function takePreview(base, sample) {
+  const preview = window.vitlensJS.preview;
+  if (!preview || preview.taken || preview.base !== base || preview.sample !== sample) return undefined;
+  preview.taken = true;
+  return preview;
+}
 
 async function takeModel(base) {
   const preloaded = await modelPreload;
@@ -267,20 +205,21 @@ async function takeModel(base) {
   return preloaded.sessions;
 }
 
-window.vitlensJS = { progress, fetchBytes, fetchModelFile, decodeImage, preprocessFeeds, createSession, takeModel, tensor, draw, overview, detail, operations, interpret, tour, renderKnowledgeGraph, errors,
+window.vitlensJS = { progress, fetchBytes, fetchModelFile, decodeImage, preprocessFeeds, createSession, takeModel, takePreview, tensor, draw, overview, detail, operations, interpret, tour, renderKnowledgeGraph, errors,
                      threads, isolated: self.crossOriginIsolated, now: () => performance.now(), keepForOffline };
 
 // Order of the start, measured (python -m bench): runtime and model download together and the
-// sessions are created in onnxruntime-web's worker; the first prediction is drawn; only then does
-// Python start. Pyodide's start keeps the main thread busy for seconds, and everything before it
-// needs that thread for a moment now and then: started together, both would finish late.
+// sessions are created in onnxruntime-web's worker. Then Python starts (from its snapshot, under a
+// second of the main thread) while the first prediction is computed and drawn; Python waits for
+// that prediction (previewDone) and takes its tensors over.
 try {
   await preloadRuntime();
   performance.mark("vitlens:runtime-downloaded");
-  const model = await modelPreload;
-  if (model) await preview(model).catch((error) => console.warn(`no preview: ${error}`));
+  window.vitlensJS.previewDone = modelPreload
+    .then((model) => model && preview(model))
+    .catch((error) => console.warn(`no preview: ${error}`));
   progress(0.5, "Starting Python (Pyodide)…");
-  await import("../vendor/pyscript/core.js");
+  await startPython(window.vitlensJS.previewDone);
 } catch (error) {
   errors.push(String(error));
   progress(0, `Could not start: ${error.message}`);

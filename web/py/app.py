@@ -1,8 +1,8 @@
 """The page shell: model and image selection, the prediction, the URL state, and switching views.
 
-Browser-only (PyScript). The page's state lives in one store (page.py) that every view gets; each
-view (tour_view, overview_view, graph_view, detail_view, interpret_view) owns its controls and drawing. Adding
-a view is one entry in VIEWS.
+Browser-only (Pyodide, started by web/js/python.js). The page's state lives in one store (page.py)
+that every view gets; each view (tour_view, overview_view, graph_view, detail_view, interpret_view)
+owns its controls and drawing. Adding a view is one entry in VIEWS.
 """
 import js
 
@@ -44,6 +44,7 @@ class App:
             problems.append(f"there is no model {requested.model!r}; showing {default}")
         model = requested.model if self.index.entry(requested.model) else default
         self.bind()
+        await JS.previewDone  # boot.js's first prediction, drawn while Python started
         try:
             await self.load_model(model, requested, problems)
         except Exception as error:
@@ -178,15 +179,20 @@ class App:
                 return False
             started = JS.now()
             try:
-                pixel_values = await self.page.runtime.pixel_values(image)
-                probabilities = await self.page.runtime.forward(pixel_values)
+                runtime = self.page.runtime
+                preview = JS.takePreview(runtime.base, image_id)  # boot.js's first prediction, once
+                probabilities = runtime.adopt(image, preview)
+                if probabilities is not None:
+                    elapsed = preview.elapsed  # the time its pass took
+                else:
+                    probabilities = await runtime.forward(await runtime.pixel_values(image))
+                    elapsed = JS.now() - started
             except Exception as error:
                 image.bitmap.close()
                 self.page.notify([f"The model could not run on “{caption}”: {js_message(error)}; the previous image "
                                   "is kept."], error=True)
                 document.body.dataset.status = "ready"
                 return False
-            elapsed = JS.now() - started
             if self.page.image is not None:
                 self.page.image.bitmap.close()
             self.page.image, self.page.probabilities = image, probabilities

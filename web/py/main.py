@@ -1,5 +1,5 @@
-"""Entry point run by PyScript: start the page."""
+"""Entry point, run by web/js/python.js: start the page."""
 from app import App
 
 app = App()
-await app.start()  # noqa: F704 - PyScript runs this module with top-level await
+await app.start()  # noqa: F704 - run with top-level await (runPythonAsync)

@@ -2,7 +2,7 @@
 
 The export step writes them (export/pipeline.py) and reads each manifest back through this module
 before the folder goes live (export/shared.py loads it by path), so what the page reads is what was
-written. Standard library only: the page ships it (pyscript.json). The provenance the page does not
+written. Standard library only: the page ships it (py/files.json). The provenance the page does not
 show (source, fidelity, weights, exported_with) stays in the JSON, for people and the tests.
 """
 from dataclasses import MISSING, dataclass, field, fields

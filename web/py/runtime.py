@@ -134,21 +134,43 @@ class ModelRuntime:
         out = await self.preprocess_session.run(JS.preprocessFeeds(image, plain(recipe), plain(sizes)))
         return out.pixel_values
 
+    @staticmethod
+    def wanted(stage):
+        """What the first pass keeps of a part: every output of the embeddings and the head, the
+        attention probabilities and output of a block (boot.js's preview keeps the same)."""
+        block = names.block_of(stage.name)  # None for the embeddings and the head
+        return list(stage.outputs) if block is None else [
+            names.in_block(block, "attention.probs"), names.in_block(block, "output")]
+
     async def forward(self, pixel_values):
-        """Run the chain; keep block outputs, attention probabilities and the head's outputs.
+        """Run the chain, keeping what `wanted` names; returns the head's probabilities.
 
         The previous image's tensors are replaced only once the whole chain has run.
         """
         kept = {names.PIXELS: pixel_values}
         value = pixel_values
         for stage in self.manifest.stages:
-            block = names.block_of(stage.name)  # None for the embeddings and the head
-            wanted = list(stage.outputs) if block is None else [
-                names.in_block(block, "attention.probs"), names.in_block(block, "output")]
+            wanted = self.wanted(stage)
             out = await self.sessions[stage.name].run(js_object({stage.input: value}), to_js(wanted))
             for key in wanted:
                 kept[key] = js.Reflect.get(out, key)
             value = kept[stage.outputs[-1]]
+        return self.keep(kept)
+
+    def adopt(self, image, handed):
+        """The tensors of boot.js's preview, if it ran this model on this very input; else None.
+
+        The preview ran the same sessions on the same pixels while Python started: its tensors are
+        the ones `forward` would compute, so they are kept rather than computed twice.
+        """
+        expected = {names.PIXELS, *(name for stage in self.manifest.stages for name in self.wanted(stage))}
+        sizes = geometry.graph_inputs(self.manifest.preprocessing, image.width, image.height)
+        if (handed is None or set(js.Object.keys(handed.kept)) != expected
+                or sizes != json.loads(js.JSON.stringify(handed.sizes))):
+            return None
+        return self.keep({name: js.Reflect.get(handed.kept, name) for name in expected})
+
+    def keep(self, kept):
         self.kept, self.details, self.analysed, self.values_of = kept, {}, None, {}
         JS.current = js_object(self.kept)  # readable by tests and benchmarks
         return list(self.floats(names.PROBABILITIES))  # the head's own softmax

@@ -1,7 +1,7 @@
 """The names of the tensors the export step exposes and the page reads, made in one place.
 
 `layer.<i>.<part>` is a tensor of block i, counted from 0 as in Hugging Face's modules (the page
-shows block i + 1). Standard library only: the page ships this file (pyscript.json), the export
+shows block i + 1). Standard library only: the page ships this file (py/files.json), the export
 step loads it from here (export/shared.py), and the tests import it like the page's other modules.
 """
 PIXELS = "pixel_values"

@@ -12,7 +12,8 @@ const d3 = window.d3;
 const NOT_YET = 235;  // the grey of rows not computed yet
 
 export function openAttention(data, rowOf, reopen) {
-  const dialog = operationDialog(data, { wide: true });
+  const dialog = operationDialog(data, { wide: true, name: (step, s) => [
+    "attention", `block${s.get("layer")}`, `head${data.head + 1}`, `token${step}`] });
   selectIn(row(dialog), "head", Array.from({ length: data.heads }, (_, h) => [h, `head ${h + 1}`]), data.head,
            (h) => reopen(Number(h)));
   const { tokens, special, scores, probs } = data;

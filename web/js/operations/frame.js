@@ -4,18 +4,21 @@
 import { el } from "../dom.js";
 import { modal } from "../modal.js";
 import { cellAt } from "../pointer.js";
+import { operationFigure, saveControl } from "../save_image.js";
 
-// A fresh operation dialog titled and annotated by Python's `data`; wide for several figures.
-export function operationDialog(data, { wide = false } = {}) {
+// A fresh operation dialog titled and annotated by Python's `data`; wide for several figures. Its
+// header has "Save PNG": `name(step, fragment)` names the operation and its state for the file.
+export function operationDialog(data, { wide = false, name }) {
   const open = document.getElementById("operation-dialog");
   if (open) {
     open.stopAnimation?.();
     open.remove();
   }
-  const { dialog, title } = modal("operation", "h3", "operation-title");
+  const { dialog, title, close } = modal("operation", "h3", "operation-title");
   dialog.id = "operation-dialog";
   if (wide) dialog.classList.add("wide");
   title.textContent = data.title;
+  close.before(saveControl(el("span"), operationFigure(dialog, name)));
   document.body.appendChild(dialog);
   paragraph(dialog, "operation-note", data.note);
   return dialog;

@@ -9,7 +9,8 @@ const HEIGHT = 340;
 const MARGIN = { top: 14, right: 16, bottom: 34, left: 48 };
 
 export function openGelu(data) {
-  const dialog = operationDialog(data);
+  const dialog = operationDialog(data, { name: (step, s) => [
+    "gelu", `block${s.get("layer")}`, `token${s.get("token")}`, `unit${step}`] });
   const curve = Array.from(data.curve, (p) => Array.from(p));
   const points = Array.from(data.points, (p) => Array.from(p));
   const x = d3.scaleLinear().domain(d3.extent(curve, (p) => p[0])).range([MARGIN.left, WIDTH - MARGIN.right]);

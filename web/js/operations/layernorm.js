@@ -14,7 +14,8 @@ const TERMS = [["y", "y_j"], ["=", null], ["(", null], ["x", "x_j"], ["−", nul
   ["/", null], ["σ", "√(σ²+ε)"], ["·", null], ["γ", "γ_j"], ["+", null], ["β", "β_j"]];
 
 export function openLayerNorm(data, reopen) {
-  const dialog = operationDialog(data, { wide: true });
+  const dialog = operationDialog(data, { wide: true, name: (step, s) => [
+    "layernorm", ...normName(data, s), `token${s.get("token")}`, `feature${step}`] });
   selectIn(row(dialog), "LayerNorm", Array.from(data.choices), data.choice, reopen);
   const sigma = Math.sqrt(data.variance + data.eps);
   paragraph(dialog, "operation-formula",
@@ -37,6 +38,12 @@ export function openLayerNorm(data, reopen) {
     readout.dataset.model = String(data.model[j]);
   };
   return present(dialog, player(dialog, data.features, show, "feature"));
+}
+
+// Which of the three LayerNorms, for the file name: one of the block's two, or the final one.
+function normName(data, fragment) {
+  const which = Array.from(data.choices).findIndex(([name]) => name === data.choice);
+  return which === 2 ? ["final"] : [`block${fragment.get("layer")}`, which === 1 ? "before-mlp" : "before-attention"];
 }
 
 // The formula as a row of terms, each with its name above the number it takes; returns the numbers' spans.

@@ -10,7 +10,8 @@ import { onPoint } from "../pointer.js";
 import { player } from "./player.js";
 
 export function openPatchEmbedding(data, recompute) {
-  const dialog = operationDialog(data, { wide: true });
+  const dialog = operationDialog(data, { wide: true, name: (step) => [
+    "patch-embedding", `unit${dialog.dataset.unit}`, `patch${step}`] });
   const [height, width] = Array.from(data.size);
   const [rows, cols] = Array.from(data.grid);
   const p = data.patch;

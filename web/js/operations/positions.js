@@ -7,7 +7,7 @@ import { addReadout, cellUnder, grid, operationDialog, outline, paint, paragraph
 import { player } from "./player.js";
 
 export function openPositions(data, similarity) {
-  const dialog = operationDialog(data);
+  const dialog = operationDialog(data, { name: (step) => ["position-embeddings", `patch${step}`] });
   const [rows, cols] = Array.from(data.grid);
   const cell = Math.floor(320 / Math.max(rows, cols));
   const canvas = grid(dialog.appendChild(el("canvas", "position-map")), rows, cols, cell);

@@ -1,0 +1,82 @@
+// Files the page downloads: with a progress callback, and (files with a sha256: the model's parts,
+// Python's snapshot) checked and kept in the Cache API.
+
+// Fetch a file and report every chunk's bytes; resolves to an ArrayBuffer.
+export async function fetchBytes(url, onBytes) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  const reader = response.body.getReader();
+  const chunks = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.length;
+    onBytes(value.length);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return bytes.buffer;
+}
+
+// A model folder's files never change under their sha256 (the manifest lists it): they are kept in
+// the Cache API under url?sha256=…, so a return visit reads them with no request at all, from any
+// static host. A new export has new digests; the old entries of the same file are dropped. Without
+// the Cache API (an insecure origin) or a digest, or when storage is full, it is a plain fetch.
+const MODEL_CACHE = "vitlens-model-files-v1";
+
+// A model file from the network; any failure names the file. A damaged or replaced file is named
+// before onnxruntime-web sees it (crypto.subtle exists only in secure contexts; elsewhere
+// onnxruntime-web's own parse error is what the page reports).
+async function downloadModelFile(url, file, sha256, onBytes) {
+  let buffer;
+  try { buffer = await fetchBytes(url, onBytes); } catch (error) { throw new Error(`${file} could not be read: ${error.message}`); }
+  if (!sha256 || !self.crypto?.subtle) return buffer;
+  const digest = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", buffer)),
+                            (b) => b.toString(16).padStart(2, "0")).join("");
+  if (digest !== sha256) {
+    throw new Error(`${file} is damaged: its sha256 is not the one manifest.json lists; export the model again`);
+  }
+  return buffer;
+}
+
+// `before`: on a cache miss, the download waits for it (a file the start must not compete with).
+export async function fetchModelFile(base, file, manifest, onBytes, before = null) {
+  const url = new URL(`${base}/${file}`, location.href);
+  const sha256 = manifest.files?.[file]?.sha256;
+  let cache = null;
+  if (sha256 && self.caches) {
+    try { cache = await caches.open(MODEL_CACHE); } catch { cache = null; }
+  }
+  if (!cache) return downloadModelFile(url, file, sha256, onBytes);
+  const key = new URL(url);
+  key.searchParams.set("sha256", sha256);
+  const hit = await cache.match(key.href);
+  if (hit) {
+    const buffer = await hit.arrayBuffer();
+    onBytes(buffer.byteLength);
+    return buffer;
+  }
+  await before;
+  const buffer = await downloadModelFile(url, file, sha256, onBytes);
+  keep(cache, key, buffer, file);
+  return buffer;
+}
+
+// Storing a file is off the start's path: its session is created as soon as its bytes are here,
+// whatever the browser's storage does, and the files are written one after another, not all at once.
+let cacheWrites = Promise.resolve();
+function keep(cache, key, buffer, file) {
+  const response = new Response(buffer);  // its own copy: onnxruntime-web's worker takes the buffer over
+  cacheWrites = cacheWrites.then(async () => {
+    for (const old of await cache.keys()) {
+      if (new URL(old.url).pathname === key.pathname) await cache.delete(old);
+    }
+    await cache.put(key.href, response);
+  }).catch((error) => console.warn(`not cached: ${file}: ${error}`));
+}
