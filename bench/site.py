@@ -1,23 +1,12 @@
 """The site the benchmarks serve: the built page plus a ViT-B/16-sized model next to the default one,
-and bare.html, a bare Pyodide boot from the same files.
-
-Hard links, not copies or symlinks: serve.py refuses to follow links out of its root, and the
-model files are large.
-"""
+and bare.html, a bare Pyodide boot from the same files."""
 from __future__ import annotations
 
-import json
-import os
-import shutil
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build" / "bench"
 VIT_B16 = "vit-b16-random"
-
-
-def _link_tree(source: Path, target: Path) -> None:
-    shutil.copytree(source, target, copy_function=os.link, dirs_exist_ok=True)
 
 
 def vit_b16(out: Path) -> Path:
@@ -38,24 +27,10 @@ def vit_b16(out: Path) -> Path:
 
 
 def build_site() -> Path:
-    from export.pipeline import write_index
+    """The page, the default model (the site's default) and the ViT-B/16-sized one, as vit-lens site writes it."""
+    from vit_lens.site import build_site as assemble, default_model, link_or_copy
     site = BUILD / "site"
-    if site.exists():
-        shutil.rmtree(site)
-    site.mkdir(parents=True)
-    for entry in (ROOT / "web").iterdir():
-        if entry.name == "model":
-            continue
-        if entry.is_dir():
-            _link_tree(entry, site / entry.name)
-        else:
-            os.link(entry, site / entry.name)
+    assemble(site, [default_model(), vit_b16(BUILD / "models")])
     for entry in (ROOT / "bench" / "bare").iterdir():  # the bare Pyodide boot the start is compared with
-        os.link(entry, site / entry.name)
-    models = site / "model"
-    models.mkdir()
-    default = json.loads((ROOT / "web" / "model" / "index.json").read_text())["default"]
-    _link_tree(ROOT / "web" / "model" / default, models / default)
-    _link_tree(vit_b16(BUILD / "models"), models / VIT_B16)
-    write_index(models, default=default)
+        link_or_copy(entry, site / entry.name)
     return site

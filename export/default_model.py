@@ -98,12 +98,21 @@ def main(argv=None) -> int:
     except (ExportError, RuntimeError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    if args.linear:
-        accuracy = json.loads(HEAD_SETTINGS.read_text())["dev_top1_pytorch_features"]
-    else:
-        accuracy = json.loads(WEIGHTS_SETTINGS.read_text())["dev_top1_onnx"]
-    print(f"wrote {final} (dev top-1 {accuracy:.2%})")
+    print(f"wrote {final}\n{recorded_accuracy(args.linear)}")
     return 0
+
+
+def recorded_accuracy(linear: bool) -> str:
+    """The dev accuracy its training recorded: not measured by this command (CIFAR-10 is not needed
+    to build the model), so said as the record's figure, with where it was measured."""
+    if linear:
+        record, file = json.loads(HEAD_SETTINGS.read_text()), HEAD_SETTINGS
+        accuracy, how = record["dev_top1_pytorch_features"], "in PyTorch by python -m training.head"
+    else:
+        record, file = json.loads(WEIGHTS_SETTINGS.read_text()), WEIGHTS_SETTINGS
+        accuracy, how = record["dev_top1_onnx"], "on the exported ONNX parts by python -m training"
+    return (f"recorded dev top-1 {accuracy:.2%} on {record['dev_images']:,} CIFAR-10 test images, measured {how} "
+            f"({file.relative_to(ROOT)}), not now; to measure it: python -m export.evaluate --model FOLDER --data CIFAR10")
 
 
 if __name__ == "__main__":

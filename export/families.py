@@ -6,8 +6,10 @@ they differ in module names, special tokens, layer-scale and what the classifier
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from torch import nn
+if TYPE_CHECKING:  # only for annotations: `vit-lens --help` need not load torch
+    from torch import nn
 
 
 TOKEN_LABELS = {"cls_token": "CLS", "distillation_token": "DIST"}

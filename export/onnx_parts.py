@@ -17,7 +17,6 @@ from optimum.exporters.onnx.convert import export_pytorch
 from optimum.exporters.tasks import TasksManager
 from optimum.utils import DummyVisionInputGenerator
 import torch
-from tqdm import tqdm
 
 from .probe import ProbedModel
 from .shared import names
@@ -86,7 +85,7 @@ def split(whole: Path, stages: list[dict], out_dir: Path, fp16: bool = False) ->
     (see `store_fp16`).
     """
     parts = []
-    for stage in tqdm(stages, desc="split into parts", unit="part"):
+    for stage in stages:
         file = f"{stage['name']}.onnx"
         onnx.utils.extract_model(str(whole), str(out_dir / file), [stage["input"]], stage["outputs"],
                                  check_model=False)

@@ -20,13 +20,15 @@ import transformers
 from transformers import AutoConfig, AutoImageProcessor
 
 from . import analysis, fidelity, knowledge
+from .index import write_index
 from .families import SUPPORTED, UnsupportedModel, check_config
 from .onnx_parts import OPSET, export_whole, round_weights_fp16, split, stage_plan
 from . import preprocess_graph
 from .preprocess import geometry, input_size, preprocess, recipe_from_processor
 from .parameters import write_parameters
 from .probe import ProbedModel
-from .samples import SAMPLES, write_samples
+from .progress import Silent
+from .samples import SAMPLES, Sample, write_samples
 from .shared import manifest as page_manifest, names
 
 FORMAT = page_manifest.FORMAT
@@ -70,6 +72,12 @@ def load(model_ref: str):
     return model, recipe_from_processor(processor), SUPPORTED[architecture]
 
 
+def source_name(model_ref: str) -> str:
+    """What the manifest says the model came from: a hub id as given, a local folder by its name
+    only (a published manifest must not carry the builder's paths)."""
+    return Path(model_ref).resolve().name if Path(model_ref).exists() else model_ref
+
+
 def _first_line(error: Exception) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
@@ -86,7 +94,7 @@ def build_manifest(name, title, model_ref, model, family, recipe, specs, shapes,
         "format": FORMAT,
         "name": name,
         "title": title,
-        "source": model_ref,
+        "source": source_name(model_ref),
         "architecture": config.architectures[0],
         "family": family.name,
         "image_size": [height, width],
@@ -126,16 +134,26 @@ def build_manifest(name, title, model_ref, model, family, recipe, specs, shapes,
 
 
 def export_model(model_ref: str, out_root: Path, name: str | None = None, title: str | None = None,
-                 make_default: bool = False, weights: str = "fp16") -> Path:
+                 make_default: bool = False, weights: str = "fp16", samples: list[Sample] | None = None,
+                 progress=None) -> Path:
     """weights="fp16" halves the download: the large weights are rounded to float16 and stored so
     (computing stays float32); the rounding's effect on every exposed tensor is measured and must
-    stay within FP16_TOLERANCE. weights="fp32" keeps the checkpoint's values as they are."""
+    stay within FP16_TOLERANCE. weights="fp32" keeps the checkpoint's values as they are.
+    samples replaces the images shipped with the model (the first one is the fidelity check's);
+    progress (export.progress.Progress) reports each long step."""
+    progress = progress or Silent()
+    samples = samples or SAMPLES
     if weights not in WEIGHTS:
         raise ExportError(f"weights {weights!r}: choose one of {', '.join(WEIGHTS)}")
     name = name or default_name(model_ref)
     if not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", name):
         raise ExportError(f"model name {name!r}: use lower-case letters, digits, '.', '_' and '-'")
-    model, recipe, family = load(model_ref)
+    with progress.step(f"loading {model_ref}"):
+        model, recipe, family = load(model_ref)
+    labels = set(model.config.id2label.values())
+    unknown = [f"{s.id} ({s.label})" for s in samples if s.path and s.label is not None and s.label not in labels]
+    if unknown:
+        raise ExportError(f"sample labels that are not classes of the model: {', '.join(unknown)}")
     if recipe["resample"] not in preprocess_graph.MODES:
         raise ExportError(f"the checkpoint resizes with {recipe['resample']}; the page can do "
                           f"{', '.join(preprocess_graph.MODES)}")
@@ -143,18 +161,19 @@ def export_model(model_ref: str, out_root: Path, name: str | None = None, title:
     if height % model.config.patch_size or width % model.config.patch_size:
         raise ExportError(f"input {height}x{width} is not a multiple of the patch size {model.config.patch_size}")
     probed = ProbedModel(model, family)
-    pixel_values = preprocess(SAMPLES[0].load(), recipe)
+    pixel_values = preprocess(samples[0].load(), recipe)
     storage = {"dtype": "float32"}
     if weights == "fp16":
-        full = fidelity.run_torch(probed, pixel_values)
-        rounded = round_weights_fp16(model)
-        storage_diffs = fidelity.compare(full, fidelity.run_torch(probed, pixel_values))
+        with progress.step("measuring the effect of float16 weights"):
+            full = fidelity.run_torch(probed, pixel_values)
+            rounded = round_weights_fp16(model)
+            storage_diffs = fidelity.compare(full, fidelity.run_torch(probed, pixel_values))
         worst = max(storage_diffs, key=storage_diffs.get)
         if storage_diffs[worst] > FP16_TOLERANCE:
             raise ExportError(f"float16 weights change {worst} by {storage_diffs[worst]:.2e} of its range "
                               f"(limit {FP16_TOLERANCE:g}): export with --weights fp32")
         storage = {"dtype": "float16", "compute": "float32", "rounded_parameters": rounded,
-                   "image": SAMPLES[0].id, "max_relative_diff_vs_float32": storage_diffs[worst],
+                   "image": samples[0].id, "max_relative_diff_vs_float32": storage_diffs[worst],
                    "worst_tensor": worst, "tolerance": FP16_TOLERANCE}
     try:
         out_root.mkdir(parents=True, exist_ok=True)
@@ -164,31 +183,37 @@ def export_model(model_ref: str, out_root: Path, name: str | None = None, title:
     try:
         with tempfile.TemporaryDirectory() as scratch:
             whole = Path(scratch) / "whole.onnx"
-            export_whole(probed, (height, width), whole)
-            parts = split(whole, stage_plan(probed), staging, fp16=weights == "fp16")
+            with progress.step("tracing the model and exporting it to ONNX (optimum)"):
+                export_whole(probed, (height, width), whole)
+            with progress.step("splitting it into one part per stage"):
+                parts = split(whole, stage_plan(probed), staging, fp16=weights == "fp16")
         for part in parts:
             part["bytes"] = (staging / part["file"]).stat().st_size
-        parameters = write_parameters(model, family, staging / "parameters.bin")
-        onnx.save(preprocess_graph.build(recipe["resample"]), staging / "preprocess.onnx")
-        samples = write_samples(staging / "samples")
-        for sample in samples:  # so the page can show its first prediction before its Python runs
+        with progress.step(f"writing the parameters, the preprocessing graph and {len(samples)} samples"):
+            parameters = write_parameters(model, family, staging / "parameters.bin")
+            onnx.save(preprocess_graph.build(recipe["resample"]), staging / "preprocess.onnx")
+            sample_entries = write_samples(staging / "samples", samples)
+        for sample in sample_entries:  # so the page can show its first prediction before its Python runs
             sample["preprocess_inputs"] = geometry.graph_inputs(recipe, sample["width"], sample["height"])
-        reference = fidelity.run_torch(probed, pixel_values)
-        exported = fidelity.run_parts(staging, parts, pixel_values)
-        diffs = fidelity.compare(reference, exported)
+        with progress.step("checking every exposed tensor against PyTorch"):
+            reference = fidelity.run_torch(probed, pixel_values)
+            exported = fidelity.run_parts(staging, parts, pixel_values)
+            diffs = fidelity.compare(reference, exported)
         worst = max(diffs, key=diffs.get)
         if diffs[worst] > TOLERANCE:
             raise ExportError(f"exported {worst} differs from PyTorch by {diffs[worst]:.2e} of its range")
         shapes = {n: list(v.shape) for n, v in reference.items()}
         manifest = build_manifest(name, title or name, model_ref, model, family, recipe, probed.specs,
-                                  shapes, parts, samples, diffs, parameters, storage)
-        onnx.save(analysis.build(manifest, model, family), staging / "analysis.onnx")
-        lens_diff = analysis.lens_error(analysis.run(staging / "analysis.onnx", exported), exported["logits"])
+                                  shapes, parts, sample_entries, diffs, parameters, storage)
+        with progress.step("building and checking the analysis graph"):
+            onnx.save(analysis.build(manifest, model, family), staging / "analysis.onnx")
+            lens_diff = analysis.lens_error(analysis.run(staging / "analysis.onnx", exported), exported["logits"])
         if lens_diff > TOLERANCE:
             raise ExportError(f"analysis.onnx: the logit lens of CLS differs from the model's probabilities "
                               f"by {lens_diff:.2e}")
         manifest["analysis"] = analysis.manifest_entry(staging / "analysis.onnx", manifest)
-        graph = knowledge.build_graph(manifest["architecture"])
+        with progress.step("reading the knowledge graph from the transformers source"):
+            graph = knowledge.build_graph(manifest["architecture"])
         (staging / "knowledge.json").write_text(json.dumps(graph, indent=1))
         manifest["files"] = file_digests(staging)
         page_manifest.Manifest.from_json(manifest)  # the page reads every field it needs
@@ -204,6 +229,7 @@ def export_model(model_ref: str, out_root: Path, name: str | None = None, title:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     write_index(out_root, default=name if make_default else None)
+    progress.done(f"exported {name}")
     return final
 
 
@@ -224,23 +250,3 @@ def _replace_dir(new: Path, final: Path) -> None:
     new.rename(final)
     if old:
         shutil.rmtree(old)
-
-
-def write_index(out_root: Path, default: str | None = None) -> dict:
-    """index.json lists every complete model folder; it is rebuilt, never edited."""
-    index_path = out_root / "index.json"
-    previous = json.loads(index_path.read_text()).get("default") if index_path.exists() else None
-    models = []
-    for manifest_path in sorted(out_root.glob("*/manifest.json")):
-        if manifest_path.parent.name.startswith("."):
-            continue
-        manifest = json.loads(manifest_path.read_text())
-        models.append({"name": manifest["name"], "title": manifest["title"], "family": manifest["family"],
-                       "architecture": manifest["architecture"], "manifest": f"{manifest['name']}/manifest.json"})
-    listed = [m["name"] for m in models]
-    chosen = next((d for d in (default, previous) if d in listed), listed[0] if listed else None)
-    index = {"format": FORMAT, "default": chosen, "models": models}
-    tmp = index_path.with_name(f".index.json.{os.getpid()}")
-    tmp.write_text(json.dumps(index, indent=1))
-    os.replace(tmp, index_path)
-    return index

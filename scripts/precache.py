@@ -1,53 +1,14 @@
-"""Write web/precache.json: what the service worker (web/sw.js) keeps for offline use, with digests.
+"""Write web/precache.json, what the service worker keeps for offline use (vit_lens/precache.py).
 
 python scripts/precache.py   (scripts/setup.sh runs it after build_web.py and the export step)
-
-Generated, never written by hand, so it cannot go stale: the page and its icons, every stylesheet,
-script and Python file, the runtime in web/vendor/ (all of it but licences and readmes: PyScript
-loads its chunks lazily, and a chunk missing offline would break the page), model/index.json and
-the default model (its manifest.json and every file it lists). "version" is the digest of the list;
-the worker names its cache after it, so a new build or export replaces the whole cache.
 """
-from __future__ import annotations
-
-import hashlib
-import json
-import os
+import sys
 from pathlib import Path
 
-WEB = Path(__file__).resolve().parent.parent / "web"
-SHELL = ["index.html", "app.webmanifest", "favicon.svg", "*.css", "icons/*.png", "py/files.json",
-         "js/**/*.js", "py/*.py", "vendor/**/*"]
-DOCS = {"README.md", "LICENSE"}
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def shell() -> list[Path]:
-    found = {p for pattern in SHELL for p in WEB.glob(pattern) if p.is_file() and p.name not in DOCS}
-    return sorted(found)
-
-
-def default_model() -> list[Path]:
-    index = json.loads((WEB / "model" / "index.json").read_text())
-    entry = next(m for m in index["models"] if m["name"] == index["default"])
-    manifest = WEB / "model" / entry["manifest"]
-    files = json.loads(manifest.read_text())["files"]
-    return [WEB / "model" / "index.json", manifest, *(manifest.parent / name for name in sorted(files))]
-
-
-def build() -> dict:
-    files = {p.relative_to(WEB).as_posix(): digest(p) for p in shell() + default_model()}
-    version = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
-    return {"version": version, "files": files}
-
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from vit_lens.paths import WEB  # noqa: E402
+from vit_lens.precache import write  # noqa: E402
 
 if __name__ == "__main__":
-    listing = build()
-    target = WEB / "precache.json"
-    tmp = target.with_suffix(f".{os.getpid()}")
-    tmp.write_text(json.dumps(listing, indent=1) + "\n")
-    os.replace(tmp, target)
+    listing = write(WEB)
     print(f"web/precache.json: {len(listing['files'])} files, version {listing['version']}")

@@ -216,7 +216,7 @@ def test_corrupt_weights_fail_cleanly_and_keep_the_previous_export(tiny_checkpoi
 def test_a_failure_mid_export_leaves_no_half_written_folder(tiny_checkpoints, tmp_path, monkeypatch):
     from export import pipeline
 
-    def fail(_):
+    def fail(*_):
         raise RuntimeError("disk full")
     monkeypatch.setattr(pipeline, "write_samples", fail)
     with pytest.raises(RuntimeError, match="disk full"):

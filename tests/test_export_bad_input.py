@@ -13,11 +13,14 @@ import transformers
 from export.__main__ import main
 
 
+PROGRESS = re.compile(r"\.\.\. [\d.]+ s$|^exported \S+ in [\d.]+ s$")  # export.progress's lines
+
+
 def export(capsys, *argv):
-    """Run `python -m export` in this process; (exit code, stderr lines other than progress bars)."""
+    """Run `python -m export` in this process; (exit code, stderr lines other than progress)."""
     code = main(list(argv))
     lines = re.split(r"[\r\n]+", capsys.readouterr().err)
-    return code, [line for line in lines if line.strip() and "%|" not in line]
+    return code, [line for line in lines if line.strip() and "%|" not in line and not PROGRESS.search(line)]
 
 
 def leftovers(out):

@@ -234,7 +234,7 @@ def test_other_methods_refused(server, method):
 def test_binds_to_loopback_by_default():
     assert inspect.signature(serve.make_server).parameters["host"].default == "127.0.0.1"
     args = serve.build_parser().parse_args([])
-    assert (args.host, args.port, args.root) == ("127.0.0.1", 8000, "web")
+    assert (args.host, args.port, args.root) == ("127.0.0.1", 8000, str(Path(serve.__file__).resolve().parent / "web"))
 
 
 def test_make_server_rejects_missing_root(tmp_path):

@@ -331,6 +331,11 @@ def test_encoder_level_puts_every_block_output_side_by_side():
     assert state_.tensor == "encoder.outputs" and not problems
 
 
+def test_a_url_that_names_a_block_is_told_from_the_default():
+    assert state.names_layer("#model=m&view=interpretation&layer=11")
+    assert not state.names_layer("#model=m&view=interpretation") and not state.names_layer("")
+
+
 def test_the_page_ships_every_python_file_it_has():
     """py/files.json is what web/js/python.js loads and scripts/snapshot.mjs imports: all of web/py."""
     import json

@@ -4,12 +4,12 @@ cache and old model file included; nothing foreign."""
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 
 from export.default_model import NAME
+from vit_lens import precache
 
-from .conftest import ROOT, WEB, Watched, replace
+from .conftest import WEB, Watched, replace
 
 VIEWS = {
     "tour": "#tour-step[data-step]",
@@ -68,11 +68,7 @@ def redeploy(root):
     manifest = json.loads((model / "manifest.json").read_text())
     manifest["files"]["parameters.bin"]["sha256"] = hashlib.sha256(data).hexdigest()
     replace(model / "manifest.json", json.dumps(manifest, indent=1).encode())
-    spec = importlib.util.spec_from_file_location("precache", ROOT / "scripts" / "precache.py")
-    precache = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(precache)
-    precache.WEB = root
-    listing = precache.build()
+    listing = precache.build(root)
     replace(root / "precache.json", json.dumps(listing).encode())
     return listing
 

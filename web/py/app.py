@@ -125,6 +125,8 @@ class App:
         self.picker.render(name)
         self.render_gallery(runtime)
         self.page.state = fitted
+        if url_state.names_layer(js.location.hash):  # a link's block: Interpretation opens there too
+            self.views["interpretation"].block = fitted.layer
         self.show_view(fitted.view)
         await self.select_sample(fitted.image)
         self.page.notify(problems + more)

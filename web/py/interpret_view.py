@@ -11,6 +11,7 @@ from pyodide.ffi import to_js
 
 import interpret
 from page import element, make
+import state as url_state
 import tensors
 import tensor_names as names
 from view import View
@@ -131,6 +132,9 @@ class InterpretationView(View):
         token = page.state.token
         first = 1 if kind in BY_LAYER else 0
         self.block = max(first, self.block)
+        if self.block >= 1 and page.state.layer != self.block:  # the URL says which block is shown
+            page.state = url_state.replace_fields(page.state, layer=self.block)
+            page.write_url()
         element("interp-block").value = str(self.block)
         element("interp-head-label").hidden = kind != "attention"
         element("interp-fusion-label").hidden = kind != "rollout"

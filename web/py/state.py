@@ -49,6 +49,11 @@ def parse(fragment):
     return State(**values), problems
 
 
+def names_layer(fragment):
+    """Whether a URL chose the block (layer=...), rather than leaving it to each view's default."""
+    return any(key == "layer" for key, _ in parse_qsl(fragment.lstrip("#"), keep_blank_values=True))
+
+
 def serialize(state):
     return "#" + urlencode([("model", state.model), ("image", state.image), ("view", state.view),
                             ("layer", state.layer), ("token", state.token)]
