@@ -336,6 +336,13 @@ def test_a_url_that_names_a_block_is_told_from_the_default():
     assert not state.names_layer("#model=m&view=interpretation") and not state.names_layer("")
 
 
+def test_another_model_keeps_image_and_view_but_not_the_previous_models_block():
+    before = state.State(model="a", image="chelsea", view="interpretation", layer=12, token=200, tensor="layer.11.output")
+    after = state.for_model(before, "b")
+    assert (after.model, after.image, after.view) == ("b", "chelsea", "interpretation")
+    assert (after.layer, after.token, after.tensor) == (state.State.layer, state.State.token, "")
+
+
 def test_the_page_ships_every_python_file_it_has():
     """py/files.json is what web/js/python.js loads and scripts/snapshot.mjs imports: all of web/py."""
     import json

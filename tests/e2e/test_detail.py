@@ -18,6 +18,7 @@ MANIFEST = json.loads((MODEL / "manifest.json").read_text())
 
 
 def hover_cell(page, x, y):
+    page.locator("#detail-canvas").scroll_into_view_if_needed()
     box = page.locator("#detail-canvas").bounding_box()
     page.mouse.move(box["x"] + x, box["y"] + y)
     page.wait_for_function("document.getElementById('detail-readout').dataset.value !== undefined")

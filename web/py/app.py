@@ -50,17 +50,18 @@ class App:
         elif requested.model and self.index.entry(requested.model) is None:
             problems.append(f"there is no model {requested.model!r}; showing {default}")
         model = requested.model if self.index.entry(requested.model) else default
+        linked = url_state.names_layer(js.location.hash)
         self.bind()
         await JS.previewDone  # boot.js's first prediction, drawn while Python started
         try:
-            await self.load_model(model, requested, problems)
+            await self.load_model(model, requested, problems, linked)
         except Exception as error:
             if model == default:
                 self.fail(f"Could not load the model {model!r}: {error}")
                 return
             try:  # a model the URL names is broken: the default one may still work
                 problems = [f"Could not load the model {model!r}: {error}; showing {default!r}."]
-                await self.load_model(default, requested, problems)
+                await self.load_model(default, requested, problems, linked)
             except Exception as error:
                 self.fail(f"Could not load the model {default!r}: {error}")
                 return
@@ -105,7 +106,8 @@ class App:
             raise ModelError(f"model/index.json lists no model {name!r}")
         return "model/" + entry.manifest.rsplit("/", 1)[0], Manifest.from_json(await fetch_json(f"model/{entry.manifest}"))
 
-    async def load_model(self, name, requested, problems):
+    async def load_model(self, name, requested, problems, linked_layer=False):
+        """`linked_layer`: the block in `requested` is a link's (the URL's), so Interpretation opens there too."""
         base, manifest = await self.read_manifest(name)
         if self.page.runtime is not None or element("app").hidden:  # not over boot.js's first prediction
             element("loading").hidden = False
@@ -125,7 +127,7 @@ class App:
         self.picker.render(name)
         self.render_gallery(runtime)
         self.page.state = fitted
-        if url_state.names_layer(js.location.hash):  # a link's block: Interpretation opens there too
+        if linked_layer:
             self.views["interpretation"].block = fitted.layer
         self.show_view(fitted.view)
         await self.select_sample(fitted.image)
@@ -270,11 +272,11 @@ class App:
         caption = f"{file.name} (your image: it stays in this browser)"
         await self.classify(file, url_state.UPLOAD, caption)
 
-    async def switch_model(self, name, requested, problems):
+    async def switch_model(self, name, requested, problems, linked_layer=False):
         """Load another model; if it cannot be used, say why and keep the one on screen (False)."""
         previous = self.page.state
         try:
-            await self.load_model(name, requested, problems)
+            await self.load_model(name, requested, problems, linked_layer)
         except Exception as error:
             self.page.state = previous
             self.picker.render(previous.model)
@@ -298,7 +300,7 @@ class App:
         if requested == self.page.state:
             return
         if requested.model and requested.model != self.page.state.model:
-            await self.switch_model(requested.model, requested, problems)
+            await self.switch_model(requested.model, requested, problems, url_state.names_layer(js.location.hash))
             return
         sample_ids = [s.id for s in self.page.manifest.samples]
         if requested.image == url_state.UPLOAD and self.page.state.image == url_state.UPLOAD:

@@ -61,7 +61,7 @@ class ModelPicker:
             picker.value = self.page.state.model
             element(OPEN[name][1]).click()
         elif name != self.page.state.model:
-            return self.switch_model(name, url_state.replace_fields(self.page.state, model=name), [])
+            return self.switch_model(name, url_state.for_model(self.page.state, name), [])
 
     def on_chosen(self, event, chooser):
         opening = JS.localModels.openInput(chooser.files)  # takes the files before the chooser is reset
@@ -78,7 +78,7 @@ class ModelPicker:
             self.page.notify([f"Could not open the model: {js_message(error)}; still showing {current!r}."],
                              error=True)
             return
-        if await self.switch_model(name, url_state.replace_fields(self.page.state, model=name), []):
+        if await self.switch_model(name, url_state.for_model(self.page.state, name), []):
             self.local[name] = self.page.manifest.title
             JS.localModels.commit(name)
         else:

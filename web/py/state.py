@@ -49,6 +49,12 @@ def parse(fragment):
     return State(**values), problems
 
 
+def for_model(state, model):
+    """The state to open another model with: the image and the view stay; the block, token and tensor
+    were the previous model's, so they go back to their defaults instead of being reported as out of range."""
+    return State(model=model, image=state.image, view=state.view, step=state.step)
+
+
 def names_layer(fragment):
     """Whether a URL chose the block (layer=...), rather than leaving it to each view's default."""
     return any(key == "layer" for key, _ in parse_qsl(fragment.lstrip("#"), keep_blank_values=True))
