@@ -4,8 +4,11 @@ Measures in one run on this machine, and writes a JSON file plus a table (issue 
 1. the forward pass with every exposed tensor: onnxruntime-web in headless Chromium versus native
    onnxruntime in CPython, same ONNX parts, same thread count, median after warm-up, as a ratio;
    for the default model and for a ViT-B/16-sized model (random weights, exported like any other);
-   and the page's own pass (what it keeps of each part) versus the plain optimum export of the same
-   checkpoint run natively with onnxruntime's fusions (bench/plain.py);
+   native also without thread spinning (each part's session has its own pool, whose spinning threads
+   compete with the next part's; onnxruntime-web has one pool); and the page's own pass (what it
+   keeps of each part) versus the plain optimum export of the same checkpoint run natively with
+   onnxruntime's fusions (bench/plain.py), and that plain export in the page's onnxruntime-web
+   (bench/bare/plain.html): the floor of any pass in WebAssembly;
 2. cold start: navigation to first contentful paint, to the prediction shown, to the views interactive
    (Python's first classification) and to all four views drawn, with an empty cache and with a warm
    one, each beside a bare Pyodide boot from the same files (bench/bare), as a ratio, with the trace
@@ -35,17 +38,24 @@ from export.default_model import CHECKPOINT
 
 from .page import PageBench
 from .plain import plain_forward, plain_model
+from vit_lens.site import link_or_copy
+
 from .site import ROOT, VIT_B16, build_site
 
 THREADS = 2
 
 
-def native_forward(folder: Path, runs: int, warmup: int = 2) -> dict:
-    """Native onnxruntime, the page's chain of parts with every output, `THREADS` threads."""
+def native_forward(folder: Path, runs: int, warmup: int = 2, spinning: bool = True) -> dict:
+    """Native onnxruntime, the page's chain of parts with every output, `THREADS` threads.
+
+    Every session has its own thread pool, whose threads spin for a while after a run (onnxruntime's
+    default) and so compete with the next part's; `spinning=False` measures the chain without that.
+    onnxruntime-web has one pool for all sessions."""
     manifest = json.loads((folder / "manifest.json").read_text())
     options = ort.SessionOptions()
     options.intra_op_num_threads = THREADS
     options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     sessions = [(stage, ort.InferenceSession(str(folder / stage["file"]), options,
                                              providers=["CPUExecutionProvider"])) for stage in manifest["stages"]]
     height, width = manifest["image_size"]
@@ -71,10 +81,15 @@ def table(results: dict) -> str:
     for model, f in results["forward"].items():
         rows.append(f"| forward pass, {model}: onnxruntime-web / native ({f['threads']} threads) | "
                     f"{f['web_median_ms']:.0f} ms / {f['native_median_ms']:.0f} ms = **{f['ratio']:.2f}x** |")
+        rows.append(f"| the same, native without thread spinning | {f['web_median_ms']:.0f} ms / "
+                    f"{f['native_no_spinning_ms']:.0f} ms = {f['web_median_ms'] / f['native_no_spinning_ms']:.2f}x |")
     p = results["forward_vs_plain"]
     rows.append(f"| forward pass, {p['model']}: the page's pass / the plain optimum export natively, fused "
                 f"({p['threads']} threads) | {p['web_first_pass_ms']:.0f} ms / {p['plain_native_ms']:.0f} ms = "
                 f"**{p['ratio']:.2f}x** |")
+    rows.append(f"| the plain optimum export in onnxruntime-web / natively (the floor of any page pass in "
+                f"WebAssembly) | {p['plain_web_ms']:.0f} ms / {p['plain_native_ms']:.0f} ms = "
+                f"**{p['plain_web_ratio']:.2f}x** |")
     for cache in ("cold", "warm"):
         s = results["start"][cache]
         what = f"warm start (median of {len(s['loads'])})" if "loads" in s else f"{cache} start"
@@ -125,16 +140,22 @@ def main(argv=None) -> int:
         for name in (page.default_model, VIT_B16):
             web = page.forward(name, args.runs)
             native = native_forward(site / "model" / name, args.runs)
+            quiet = native_forward(site / "model" / name, args.runs, spinning=False)
             results["forward"][name] = {"web_median_ms": web["median_ms"], "native_median_ms": native["median_ms"],
+                                        "native_no_spinning_ms": quiet["median_ms"],
                                         "ratio": web["median_ms"] / native["median_ms"], "threads": web["threads"],
                                         "runs": args.runs}
             save()
         manifest = json.loads((site / "model" / page.default_model / "manifest.json").read_text())
         first_pass = page.forward(page.default_model, args.runs, first_pass=True)
-        plain = plain_forward(plain_model(CHECKPOINT), manifest["image_size"], THREADS, args.runs)
+        plain_file = plain_model(CHECKPOINT)
+        plain = plain_forward(plain_file, manifest["image_size"], THREADS, args.runs)
+        link_or_copy(plain_file, site / "plain.onnx")
+        plain_web = page.plain_forward("plain.onnx", manifest["image_size"], args.runs)
         results["forward_vs_plain"] = {"model": page.default_model, "web_first_pass_ms": first_pass["median_ms"],
-                                       "plain_native_ms": plain["median_ms"],
+                                       "plain_native_ms": plain["median_ms"], "plain_web_ms": plain_web["median_ms"],
                                        "ratio": first_pass["median_ms"] / plain["median_ms"],
+                                       "plain_web_ratio": plain_web["median_ms"] / plain["median_ms"],
                                        "threads": THREADS, "runs": args.runs}
         save()
         results["start"], results["bytes_before_prediction"] = page.starts(args.warm_loads)

@@ -156,6 +156,37 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
+class SentBytes:
+    """Bytes the bench's server writes (headers and bodies): what a load transferred, including the
+    service worker's requests, which the page's own network events do not show."""
+
+    def __init__(self):
+        self.total = 0
+        self.lock = threading.Lock()
+
+    def handler(self, base):
+        counter = self
+
+        class Counted(base):
+            def setup(self):
+                super().setup()
+                self.wfile = Writer(self.wfile, counter)
+        return Counted
+
+
+class Writer:
+    def __init__(self, stream, counter: SentBytes):
+        self.stream, self.counter = stream, counter
+
+    def write(self, data):
+        with self.counter.lock:
+            self.counter.total += len(data)
+        return self.stream.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
 class PageBench:
     def __init__(self, site: Path):
         self.site = site
@@ -165,6 +196,8 @@ class PageBench:
     def __enter__(self):
         from playwright.sync_api import sync_playwright
         self.server = make_server(self.site, port=0, quiet=True)
+        self.sent = SentBytes()
+        self.server.RequestHandlerClass = self.sent.handler(self.server.RequestHandlerClass)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
         self.playwright = sync_playwright().start()
@@ -196,6 +229,18 @@ class PageBench:
                                          "runs": runs, "warmup": 2})
         context.close()
         return {"median_ms": statistics.median(result["times"]), "threads": result["threads"]}
+
+    def plain_forward(self, model: str, image_size: list[int], runs: int) -> dict:
+        """The plain model (a file under the site) in onnxruntime-web, as the page configures it (bench/bare/plain.js)."""
+        context = self.browser.new_context()
+        page = context.new_page()
+        height, width = image_size
+        page.goto(self.url + f"plain.html?model={model}&size={height}x{width}&runs={runs}&warmup=2")
+        page.wait_for_function("window.plainResult", timeout=300_000)
+        result = page.evaluate("window.plainResult")
+        context.close()
+        return {"median_ms": statistics.median(result["times"]), "threads": result["threads"],
+                "create_ms": result["create_ms"]}
 
     def persistent(self, profile: str):
         context = self.playwright.chromium.launch_persistent_context(
@@ -230,13 +275,10 @@ class PageBench:
             context = self.persistent(profile)
             for i in range(1 + warm_loads):
                 page = context.new_page()
-                cdp = context.new_cdp_session(page)
-                cdp.send("Network.enable")
-                received = []
-                cdp.on("Network.loadingFinished", lambda event: received.append(event["encodedDataLength"]))
+                sent = self.sent.total
                 page.goto(self.url + "#image=chelsea")
                 page.wait_for_function("performance.getEntriesByName('vitlens:prediction-shown').length", timeout=300_000)
-                sizes.append(sum(received))
+                sizes.append(self.sent.total - sent)
                 page.wait_for_function(READY, timeout=300_000)
                 load = page.evaluate(VIEWS)
                 load["interactive_ms"] = load["marks_ms"]["python-prediction"]

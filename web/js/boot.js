@@ -211,9 +211,9 @@ window.vitlensJS = { progress, fetchBytes, fetchModelFile, decodeImage, preproce
                      localModels, modelURL: (base, file) => localModels.url(base, file) ?? `${base}/${file}` };
 
 // Order of the start, measured (python -m bench): runtime and model download together and the
-// sessions are created in onnxruntime-web's worker. Then Python starts (from its snapshot, under a
-// second of the main thread) while the first prediction is computed and drawn; Python waits for
-// that prediction (previewDone) and takes its tensors over.
+// sessions are created in onnxruntime-web's worker; the first prediction is computed and drawn.
+// Python reads its sources and snapshot meanwhile, then starts from it (under a second of the main
+// thread) and takes that prediction's tensors over (previewDone).
 try {
   await preloadRuntime();
   performance.mark("vitlens:runtime-downloaded");
