@@ -110,7 +110,7 @@ HOVER = """
     const x = box.left + 3 + (i * 37) % Math.max(1, box.width - 6);
     const y = box.top + 3 + (i * 53) % Math.max(1, Math.min(box.height, 600) - 6);
     const started = performance.now();
-    canvas.dispatchEvent(new MouseEvent('mousemove', {clientX: x, clientY: y, bubbles: true}));
+    canvas.dispatchEvent(new PointerEvent('pointermove', {clientX: x, clientY: y, bubbles: true, pointerType: 'mouse'}));
     times.push(performance.now() - started);  // the handler (JS, then Python) runs synchronously
   }
   return times;
@@ -297,9 +297,13 @@ class PageBench:
         cold = {**loads[0], "bare_boot_ms": bare_cold, "ratio": loads[0]["interactive_ms"] / bare_cold}
         return {"cold": cold, "warm": warm}, {"cold": sizes[0], "warm": max(sizes[1:])}
 
-    def latency(self, changes: int) -> dict:
+    def latency(self, changes: int, kept: bool = True) -> dict:
+        """`kept`: once the first visit's offline copy is kept (web/sw.js downloads it after the first
+        prediction, and on two cores that download competes with every redraw)."""
         context, page = self.open("#image=chelsea&view=interpretation")
         page.wait_for_selector("#interp-canvas[data-kind]")
+        if kept:
+            page.wait_for_function("document.body.dataset.offline === 'ready'", timeout=300_000)
         interp = page.evaluate(LATENCY, changes)
         page.click("[data-view-tab=detail]")
         page.wait_for_selector("#detail-canvas[data-tensor]")
