@@ -116,7 +116,10 @@ def test_two_hundred_images_and_five_hundred_changes(browser, site):
     (ROOT / "build" / "artifacts" / "soak.json").write_text(json.dumps(record, indent=1))
     for key in grown:
         assert again[key] - last[key] <= 0.1 * first[key], (key, first, last, again)
-    for key in ("dom_nodes", "elements", "listeners"):
+    for key in ("elements", "listeners"):
         assert last[key] <= first[key], (key, first, last)
+    # DOM nodes count text nodes too, whose number follows the text on screen (which view, which
+    # block), and detached ones awaiting collection: a leak grows with every image, by far more than 1%.
+    assert last["dom_nodes"] <= 1.01 * first["dom_nodes"], ("dom_nodes", first, last)
     watched.assert_clean()
     context.close()
