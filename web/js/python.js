@@ -6,6 +6,7 @@
 // Pyodide itself refuses a snapshot of another build; in any other case, or if it cannot be read,
 // Python starts cold, which is slower and otherwise the same. body[data-python] says which.
 import { loadPyodide } from "../vendor/pyodide/pyodide.mjs";
+import { sha256Hex } from "./digest.js";
 import { fetchModelFile } from "./files.js";
 
 const HOME = "/home/pyodide/page";  // the page's files, as scripts/snapshot.mjs imported them
@@ -13,9 +14,6 @@ const PYODIDE = new URL("../vendor/pyodide/", import.meta.url).href;
 const PY = new URL("../py/", import.meta.url);
 const SNAPSHOT = new URL("../vendor/python-snapshot.gz", import.meta.url);
 const LISTING = new URL("../vendor/python-snapshot.json", import.meta.url);
-
-const hex = (buffer) => Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
-const sha256 = async (bytes) => hex(await crypto.subtle.digest("SHA-256", bytes));
 
 async function sources() {
   const { files } = await (await fetch(new URL("files.json", PY))).json();
@@ -35,7 +33,7 @@ async function matchingSnapshot(files, firstPrediction) {
   const response = await fetch(LISTING);
   if (!response.ok) return null;  // not built: a cold start
   const listing = await response.json();
-  const digests = await Promise.all(Object.values(files).map(sha256));
+  const digests = await Promise.all(Object.values(files).map(sha256Hex));
   const names = Object.keys(files);
   const changed = names.filter((file, i) => listing.files?.[file] !== digests[i]);
   if (listing.home !== HOME || changed.length || Object.keys(listing.files).length !== names.length) {

@@ -285,9 +285,9 @@ class App:
                        if not js.navigator.onLine else "")
             self.page.notify([f"Could not load the model {name!r}: {error}; still showing {previous.model!r}.{offline}"],
                              error=True)
-            element("loading").hidden = True
             return False
-        element("loading").hidden = True
+        finally:
+            element("loading").hidden = True
         return True
 
     async def on_tab(self, event, target):
