@@ -15,6 +15,7 @@ WEB = ROOT / "web"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]
+BROWSER_LOG = ROOT / "test-artifacts" / "chromium.log"
 READY = "document.body.dataset.status === 'ready' || document.body.dataset.status === 'error'"
 
 
@@ -95,15 +96,68 @@ class RecordedBrowser:
 
 @pytest.fixture(scope="session")
 def browser():
-    """Fails the run, at its end, if any page of any test asked for anything from another origin."""
+    """Fails the run, at its end, if any page of any test asked for anything from another origin.
+
+    What Chromium prints goes to test-artifacts/chromium.log (Playwright's DEBUG_FILE), so that a
+    test whose page crashed can say what Chromium said (see pytest_runtest_makereport).
+    """
     from playwright.sync_api import sync_playwright
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is not installed: scripts/test.sh installs it")
-    with sync_playwright() as playwright:
+    BROWSER_LOG.parent.mkdir(exist_ok=True)
+    with pytest.MonkeyPatch.context() as env:  # read by Playwright's driver when it starts, and only by it
+        env.setenv("DEBUG", "pw:browser")
+        env.setenv("DEBUG_FILE", str(BROWSER_LOG))
+        playwright = sync_playwright().start()
+    try:
         recorded = RecordedBrowser(playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS))
         yield recorded
         recorded.close()
+    finally:
+        playwright.stop()
     assert recorded.foreign == [], f"requests to other origins during the run: {recorded.foreign[:10]}"
+
+
+def crash_report(lines=40):
+    """The machine's memory and the last lines Chromium printed: why a page's renderer may have died."""
+    available = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
+                      if line.startswith("MemAvailable:")), "?")
+    resident, processes = 0, 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+        except OSError:
+            continue
+        if "chrom" in fields.get("Name", ""):
+            processes += 1
+            resident += int(fields.get("VmRSS", "0 kB").split()[0])
+    said = BROWSER_LOG.read_text(errors="replace").splitlines() if BROWSER_LOG.is_file() else []
+    said = [line for line in said if ("[err]" in line or "[out]" in line) and "dbus" not in line][-lines:]
+    free = {path: shutil.disk_usage(path).free >> 20 for path in ("/tmp", "/dev/shm") if Path(path).is_dir()}
+    return "\n".join([f"memory available: {int(available) // 1024} MB; free MB on disk: {free}; Chromium: "
+                      f"{processes} processes, {resident // 1024} MB resident; its last lines:", *said])
+
+
+CRASHES = []  # (test, crash report) of every page whose renderer died during the run
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A test that failed because a page's renderer crashed carries the crash report. It runs once
+    more (pyproject's --only-rerun); every crash is listed at the end of the run, rerun or not."""
+    report = yield
+    if call.excinfo is not None and "Target crashed" in str(call.excinfo.value):
+        said = crash_report()
+        report.sections.append(("Chromium when the page crashed", said))
+        CRASHES.append((item.nodeid, said))
+    return report
+
+
+def pytest_terminal_summary(terminalreporter):
+    if CRASHES:
+        terminalreporter.section(f"renderer crashes: {len(CRASHES)}", sep="=", red=True)
+        for nodeid, said in CRASHES:
+            terminalreporter.write_line(f"{nodeid}\n{said}\n")
 
 
 class Watched:
