@@ -58,13 +58,17 @@ def percentile(values, q):
     return tensors.percentiles(values, [q])[0]
 
 
-def test_percentile_and_normalise_match_numpy():
+def test_percentile_and_levels_match_numpy():
     values = RNG.standard_normal(101).tolist()
     for q in (0, 1, 37.5, 99, 100):
         assert percentile(values, q) == pytest.approx(np.percentile(values, q))
     low, high = np.percentile(values, 1), np.percentile(values, 99)
-    np.testing.assert_allclose(tensors.normalise(values, low, high), np.clip((np.array(values) - low) / (high - low), 0, 1))
-    assert tensors.normalise([2.0, 2.0]) == [0.5, 0.5]
+    for bounds in ((low, high), (min(values), max(values)), ()):
+        lo, hi = bounds or (min(values), max(values))
+        expected = np.floor(255 * np.clip((np.array(values) - lo) / (hi - lo), 0, 1) + 0.5).astype(np.uint8)
+        assert list(tensors.levels(values, *bounds)) == expected.tolist()
+    assert tensors.levels([2.0, 2.0]) == bytes([128, 128])
+    assert tensors.levels([float("nan"), 1.0, -1.0], -1.0, 1.0) == bytes([0, 255, 0])
 
 
 RECIPES = {

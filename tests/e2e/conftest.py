@@ -160,6 +160,19 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(f"{nodeid}\n{said}\n")
 
 
+def wait_hash(page, *parts, timeout=10_000):
+    """Wait until the URL fragment holds every part: the page writes it just after a change is drawn
+    (web/js/url.js)."""
+    page.wait_for_function("(parts) => parts.every((part) => location.hash.includes(part))", arg=list(parts),
+                           timeout=timeout)
+
+
+def settled_hash(page):
+    """The URL fragment once the page has written what it is about to (web/js/url.js)."""
+    page.wait_for_function("location.hash === vitlensJS.url.currentFragment()")
+    return page.evaluate("location.hash")
+
+
 class Watched:
     """A page plus everything that went wrong on it: console errors, page errors, failed or foreign requests."""
 

@@ -115,7 +115,7 @@ def test_a_broken_model_is_named_and_the_current_one_kept(picker_page, name):
     message = page.inner_text("#message")
     assert f"Could not load the model '{name}'" in message and BROKEN[name][1] in message, message
     assert f"still showing '{NAME}'" in message
-    assert page.input_value("#model-picker") == NAME and f"model={name}" not in page.evaluate("location.hash")
+    assert page.input_value("#model-picker") == NAME and f"model={name}" not in page.evaluate("vitlensJS.url.currentFragment()")
     assert page.is_visible("#app") and page.is_hidden("#loading")
     assert probabilities(page) == shown and page.inner_text("#image-caption") == caption
     expected_failures(picker_page, name)

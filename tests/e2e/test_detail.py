@@ -10,7 +10,7 @@ from export import fidelity
 from export.default_model import NAME
 from export.shared import names
 
-from .conftest import WEB
+from .conftest import WEB, wait_hash
 from .test_page import page_tensor
 
 MODEL = WEB / "model" / NAME
@@ -64,10 +64,10 @@ def test_blocks_modes_and_pages(watched, site):
     assert page.inner_text("#detail-page") == f"maps 1–96 of {MANIFEST['hidden_size']}"
     page.select_option("#detail-block", "5")
     page.wait_for_function("document.getElementById('detail-canvas').dataset.tensor === 'layer.4.output'")
-    assert "layer=5" in page.evaluate("location.hash")
+    wait_hash(page, "layer=5")
     page.select_option("#detail-tensor", "layer.4.attention.probs")
     page.wait_for_function("document.getElementById('detail-canvas').dataset.tensor === 'layer.4.attention.probs'")
-    assert "tensor=layer.4.attention.probs" in page.evaluate("location.hash")
+    wait_hash(page, "tensor=layer.4.attention.probs")
     assert page.inner_text("#detail-page") == f"maps 1–{MANIFEST['num_heads']} of {MANIFEST['num_heads']}"
     page.select_option("#detail-tensor", "layer.4.attention.query")
     page.wait_for_function("document.getElementById('detail-canvas').dataset.tensor === 'layer.4.attention.query'")
@@ -92,7 +92,7 @@ def test_flow_strip_navigates_and_annotates(watched, site):
     page.wait_for_function("document.getElementById('detail-flow').dataset.level === 'attention.1'")
     page.click("#detail-flow .flow-step[data-step='scores']")
     page.wait_for_function("document.getElementById('detail-canvas').dataset.tensor === 'layer.1.attention.scores'")
-    assert "tensor=layer.1.attention.scores" in page.evaluate("location.hash")
+    wait_hash(page, "tensor=layer.1.attention.scores")
     box = page.locator("#detail-flow .flow-strip").bounding_box()
     page.mouse.click(box["x"] + box["width"] - 4, box["y"] + box["height"] - 4)  # the strip's empty space: up
     page.wait_for_function("document.getElementById('detail-flow').dataset.level === 'block.1'")

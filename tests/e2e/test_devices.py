@@ -11,7 +11,7 @@ import pytest
 
 from export.default_model import NAME
 
-from .conftest import WEB, Watched
+from .conftest import WEB, Watched, wait_hash
 
 MANIFEST = json.loads((WEB / "model" / NAME / "manifest.json").read_text())
 DEVICES = {"phone": (390, 844), "tablet": (820, 1180)}
@@ -137,7 +137,8 @@ def test_the_overview_explains_a_box_on_the_first_tap_and_opens_it_on_the_second
     box.scroll_into_view_if_needed()
     box.tap()
     page.wait_for_selector("#overview-tip:not([hidden])")
-    assert "Tap again" in page.text_content("#overview-tip") and "view=overview" in page.evaluate("location.hash")
+    assert "Tap again" in page.text_content("#overview-tip")
+    wait_hash(page, "view=overview")
     box.tap()
     page.wait_for_function("location.hash.includes('view=detail')")
     page.wait_for_selector("#detail-canvas[data-tensor='embeddings.patch_conv']")

@@ -9,7 +9,7 @@ from export import analysis, fidelity
 from export.default_model import NAME
 from export.shared import names
 
-from .conftest import ROOT, WEB
+from .conftest import ROOT, WEB, wait_hash
 from .test_page import page_tensor
 
 MODEL = WEB / "model" / NAME
@@ -63,7 +63,7 @@ def test_similarity_maps_equal_cpython_and_the_cat_stands_out(watched, site):
     token = SPECIAL + 2 * cols + 7
     got = shown(page, "similarity", last, token)
     np.testing.assert_allclose(got, ref["analysis.similarity"][last, token, SPECIAL:], atol=1e-5)
-    assert f"token={token}" in page.evaluate("location.hash")
+    wait_hash(page, f"token={token}")
 
     page.click("#interp-multiples figure[data-block='3']")
     got = shown(page, "similarity", 3, token)

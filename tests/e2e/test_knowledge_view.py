@@ -15,7 +15,7 @@ import pytest
 
 from export.default_model import NAME
 
-from .conftest import ROOT, WEB
+from .conftest import ROOT, WEB, wait_hash
 
 FIXTURES = ROOT / "tests" / "fixtures"
 PREVIEW = ("knowledge-preview.html", "knowledge-preview.js", "knowledge-preview.css")
@@ -203,5 +203,5 @@ def test_the_main_page_draws_the_graph_in_its_view(watched, site):
     node(page, "Dinov2SelfAttention").click()
     assert page.locator("dialog.kg-dialog").is_visible()
     page.keyboard.press("Escape")
-    assert "view=graph" in page.evaluate("location.hash")
+    wait_hash(page, "view=graph")
     watched.assert_clean()

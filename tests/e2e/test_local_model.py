@@ -19,7 +19,7 @@ from export.default_model import NAME
 from export.pipeline import export_model
 
 from ..conftest import save_tiny
-from .conftest import Watched
+from .conftest import Watched, wait_hash
 from .test_broken_model import BROKEN
 from .test_page import page_tensor, probabilities, softmax
 from .test_tour import KEYS
@@ -128,7 +128,7 @@ def test_a_chosen_folder_opens_and_agrees_with_onnxruntime(local_page, folders):
     page.click("#gallery .thumb:nth-child(2)")
     page.wait_for_function(f"Number(document.body.dataset.classified) > {before}")
     local_page.wait_ready()
-    assert f"image={choose}&" in page.evaluate("location.hash")
+    wait_hash(page, f"image={choose}&")
     agrees_with_onnxruntime(page, folders["tiny-vit"])
     local_page.assert_clean()
 
@@ -204,7 +204,7 @@ def test_a_broken_folder_is_named_and_the_current_model_kept(local_page, folders
     assert LOCAL_BROKEN[name][1] in message and f"still showing '{current}'" in message, message
     if name not in UNNAMED:
         assert f"Could not load the model 'local:{name}'" in message, message
-    assert page.input_value("#model-picker") == current and f"local:{name}" not in page.evaluate("location.hash")
+    assert page.input_value("#model-picker") == current and f"local:{name}" not in page.evaluate("vitlensJS.url.currentFragment()")
     assert f"local:{name}" not in page.eval_on_selector_all("#model-picker option", "os => os.map(o => o.value)")
     assert page.is_visible("#app") and page.is_hidden("#loading")
     assert probabilities(page) == shown and page.inner_text("#image-caption") == caption
@@ -231,5 +231,6 @@ def test_a_reload_asks_for_the_local_model_again_and_keeps_the_rest(local_page, 
     message = page.inner_text("#message")
     assert "The model 'local:tiny-vit' was opened from your disk, and a reload forgets it" in message, message
     assert f"showing '{NAME}'" in message and page.input_value("#model-picker") == NAME
-    assert "view=detail" in page.evaluate("location.hash") and page.is_visible("[data-view=detail]")
+    wait_hash(page, "view=detail")
+    assert page.is_visible("[data-view=detail]")
     local_page.assert_clean()

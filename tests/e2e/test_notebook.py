@@ -39,8 +39,8 @@ def notebook_url():
 
 
 def check_shown(frame, block, token):
-    assert frame.evaluate("location.hash") == f"#model={NAME}&image=notebook&view=interpretation&layer={block}" \
-                                              f"&token={token}"
+    expected = f"#model={NAME}&image=notebook&view=interpretation&layer={block}&token={token}"
+    frame.wait_for_function("(expected) => location.hash === expected", arg=expected)
     assert frame.input_value("#interp-block") == str(block) and frame.input_value("#interp-token") == str(token)
     assert frame.is_visible("#interp-canvas") and not frame.is_visible("#overview-diagram")
     assert frame.inner_text("#image-caption").startswith("The notebook's image")

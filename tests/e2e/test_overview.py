@@ -5,7 +5,7 @@ import json
 
 from export.default_model import NAME
 
-from .conftest import WEB
+from .conftest import WEB, wait_hash
 
 MANIFEST = json.loads((WEB / "model" / NAME / "manifest.json").read_text())
 LEVEL = "svg.overview g.level:not([style*='opacity: 0'])"
@@ -99,6 +99,5 @@ def test_a_leaf_opens_model_detail_at_its_block(watched, site):
     level_id(page)
     page.click("g.node[data-node=fc1]")
     page.wait_for_function("location.hash.includes('view=detail')")
-    assert "layer=5" in page.evaluate("location.hash")
-    assert "tensor=layer.4.mlp.pre_act" in page.evaluate("location.hash")
+    wait_hash(page, "layer=5", "tensor=layer.4.mlp.pre_act")
     assert page.is_visible("[data-view='detail']")

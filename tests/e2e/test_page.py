@@ -11,7 +11,7 @@ from export import fidelity
 from export.default_model import NAME
 from export.preprocess import preprocess
 
-from .conftest import WEB
+from .conftest import WEB, settled_hash, wait_hash
 
 MODEL = WEB / "model" / NAME
 MANIFEST = json.loads((MODEL / "manifest.json").read_text()) if (MODEL / "manifest.json").exists() else None
@@ -41,7 +41,7 @@ def choose_sample(watched, sample_id):
     before = watched.page.evaluate("Number(document.body.dataset.classified)")
     watched.page.click(f"#gallery .thumb[data-sample='{sample_id}']")
     watched.page.wait_for_function(f"Number(document.body.dataset.classified) > {before}")
-    assert f"image={sample_id}&" in watched.page.evaluate("location.hash")
+    wait_hash(watched.page, f"image={sample_id}&")
     watched.wait_ready()
 
 
@@ -145,9 +145,9 @@ def test_state_survives_a_reload(watched, site):
     watched.open(site, TOP_OF_DEFAULT)
     choose_sample(watched, SAMPLES[3])
     watched.page.click("[data-view-tab='interpretation']")
-    watched.page.wait_for_function("location.hash.includes('view=interpretation')")
-    fragment = watched.page.evaluate("location.hash")
-    assert "view=interpretation" in fragment and f"image={SAMPLES[3]}" in fragment
+    watched.page.wait_for_selector("#interp-canvas[data-kind]")
+    wait_hash(watched.page, "view=interpretation", f"image={SAMPLES[3]}")
+    fragment = settled_hash(watched.page)
     shown = probabilities(watched.page)
     watched.page.reload()
     watched.wait_ready(timeout=120_000)

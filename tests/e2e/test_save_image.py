@@ -85,7 +85,7 @@ def check_caption(page, saved, *pieces):
     for piece in pieces:
         assert piece in lines[0], (piece, lines[0])
     assert lines[1] == f"Image: {CHELSEA['title']} — {CHELSEA['source']} ({CHELSEA['licence']})"
-    assert lines[2] == page.evaluate("location.href")
+    page.wait_for_function("(href) => location.href === href", arg=lines[2])  # the page writes its URL just after a change
 
 
 def exact_copy(picture, page, canvas, left, top):

@@ -10,7 +10,7 @@ from export import analysis, fidelity
 from export.default_model import NAME
 from export.shared import names
 
-from .conftest import WEB
+from .conftest import WEB, wait_hash
 from .test_page import page_tensor
 
 MODEL = WEB / "model" / NAME
@@ -40,7 +40,7 @@ def at_step(page, number):
     page.wait_for_function(
         "(() => { const s = document.getElementById('tour-step'); return s.dataset.step === "
         f"'{KEYS[number - 1]}' && s.dataset.classified === document.body.dataset.classified; }})()")
-    assert f"tour={number}" in page.evaluate("location.hash")
+    wait_hash(page, f"tour={number}")
     assert page.text_content("#tour-position") == f"Step {number} of {len(KEYS)}"
     panel = page.locator("#tour-step")
     return int(panel.get_attribute("data-patch")), json.loads(panel.get_attribute("data-numbers"))
@@ -88,7 +88,7 @@ def test_every_step_forward_by_mouse_and_back_by_keyboard_equals_cpython(watched
     patch, _ = at_step(page, 1)
     rows, cols = MANIFEST["grid"]
     assert patch == (rows // 2) * cols + cols // 2  # the centre, where a photo's subject usually is
-    assert f"token={patch + SPECIAL}" in page.evaluate("location.hash")
+    wait_hash(page, f"token={patch + SPECIAL}")
     ref = reference(page)
     for number in range(1, len(KEYS) + 1):
         patch, numbers = at_step(page, number)
@@ -100,7 +100,7 @@ def test_every_step_forward_by_mouse_and_back_by_keyboard_equals_cpython(watched
             page.wait_for_function(f"document.querySelector('dialog[open]')?.dataset.step === '{patch}'")
             page.keyboard.press("Escape")
             page.wait_for_function("!document.querySelector('dialog[open]')")
-            assert "view=tour" in page.evaluate("location.hash")  # Escape closed the dialog, not the tour
+            wait_hash(page, "view=tour")  # Escape closed the dialog, not the tour
         if number < len(KEYS):
             page.click("#tour-next")
     assert page.is_disabled("#tour-next")
@@ -122,7 +122,7 @@ def test_a_step_survives_a_reload_a_patch_is_picked_and_escape_leaves(watched, s
     rows, cols = MANIFEST["grid"]
     page.mouse.click(box["x"] + 3.5 * box["width"] / cols, box["y"] + 2.5 * box["height"] / rows)
     page.wait_for_function(f"document.getElementById('tour-step').dataset.patch === '{2 * cols + 3}'")
-    assert f"token={2 * cols + 3 + SPECIAL}" in page.evaluate("location.hash")
+    wait_hash(page, f"token={2 * cols + 3 + SPECIAL}")
     page.click("#tour-dots [data-step='4']")
     at_step(page, 4)
     page.reload()
@@ -131,7 +131,8 @@ def test_a_step_survives_a_reload_a_patch_is_picked_and_escape_leaves(watched, s
     assert patch == 2 * cols + 3
     page.keyboard.press("Escape")
     page.wait_for_function("!document.querySelector('[data-view=\"overview\"]').hidden")
-    assert page.is_hidden("[data-view='tour']") and "view=overview" in page.evaluate("location.hash")
+    assert page.is_hidden("[data-view='tour']")
+    wait_hash(page, "view=overview")
     page.click("#take-tour")
     at_step(page, 1)
     watched.assert_clean()

@@ -13,6 +13,7 @@ import * as operations from "./operations/index.js";
 import * as interpret from "./interpret.js";
 import * as tour from "./tour.js";
 import { installViewSaves } from "./save_image.js";
+import * as url from "./url.js";
 import { renderKnowledgeGraph } from "./knowledge/index.js";
 
 await isolate();  // may reload the page once, on a static host without COOP/COEP headers
@@ -206,7 +207,7 @@ async function takeModel(base) {
   return preloaded.sessions;
 }
 
-window.vitlensJS = { progress, fetchBytes, fetchModelFile, decodeImage, preprocessFeeds, createSession, takeModel, takePreview, tensor, draw, overview, detail, operations, interpret, tour, renderKnowledgeGraph, errors,
+window.vitlensJS = { progress, fetchBytes, fetchModelFile, decodeImage, preprocessFeeds, createSession, takeModel, takePreview, tensor, draw, overview, detail, operations, interpret, tour, url, renderKnowledgeGraph, errors,
                      threads, isolated: self.crossOriginIsolated, now: () => performance.now(), keepForOffline,
                      localModels, modelURL: (base, file) => localModels.url(base, file) ?? `${base}/${file}` };
 

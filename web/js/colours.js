@@ -38,9 +38,16 @@ function viridisBar() {
   return viridisPixels;
 }
 
-// The viridis bar with its two ends labelled.
+// The viridis bar with its two ends labelled. Only the labels change when the bar is already there:
+// a new canvas at every interaction cost a few milliseconds.
 export function legend(container, low, high) {
   const root = d3.select(container);
+  const ends = root.selectAll(":scope > .legend-end").nodes();
+  if (ends.length === 2 && !root.select(":scope > canvas.legend-bar").empty() && container.childElementCount === 3) {
+    ends[0].textContent = low;
+    ends[1].textContent = high;
+    return;
+  }
   root.selectAll("*").remove();
   root.append("span").attr("class", "legend-end").text(low);
   const bar = root.append("canvas").attr("class", "legend-bar").attr("width", 256).attr("height", 1).node();

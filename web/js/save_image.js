@@ -5,6 +5,7 @@
 // name carries the state too (model, image, view, block, head, token where they apply).
 import { el } from "./dom.js";
 import { CanvasSurface, SvgSurface, paintElement } from "./paint_dom.js";
+import { currentFragment } from "./url.js";
 
 const SCALE = 2;  // device pixels per CSS pixel in a PNG
 const GAP = 8;  // between the parts of a figure, CSS px
@@ -13,7 +14,7 @@ const CAPTION = { line: 16, pad: 8, rule: "#dde1ea",
                   font: { fontStyle: "normal", fontWeight: "400", fontSize: "12px", fontFamily: "sans-serif", color: "#3a4252" } };
 
 const $ = (selector) => document.querySelector(selector);
-const fragment = () => new URLSearchParams(location.hash.slice(1));
+const fragment = () => new URLSearchParams(currentFragment().slice(1));
 const selectedText = (select) => select?.selectedOptions[0]?.textContent ?? "";
 
 // What the picture shows, for the file name: pieces joined by "_", each made safe for any file system.
@@ -28,7 +29,7 @@ export function fileName(pieces, extension) {
 export function captionLines(what) {
   const title = $("#model-title")?.textContent.trim() || fragment().get("model") || "";
   const image = fragment().get("image") === "upload" ? "your image" : ($("#image-caption")?.textContent.trim() || "");
-  return [`ViT Lens · ${title} · ${what}`, `Image: ${image}`, location.href];
+  return [`ViT Lens · ${title} · ${what}`, `Image: ${image}`, location.href.split("#")[0] + currentFragment()];
 }
 
 const measure = document.createElement("canvas").getContext("2d");

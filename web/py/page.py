@@ -114,9 +114,8 @@ class Page:
         self.write_url()
 
     def write_url(self):
-        fragment = url_state.serialize(self.state)
-        if js.location.hash != fragment:
-            js.history.replaceState(None, "", fragment)
+        """The state to the URL, written by web/js/url.js once the interaction is drawn."""
+        js.vitlensJS.url.writeFragment(url_state.serialize(self.state))
 
     def token_label(self, token):
         return detail.token_label(self.manifest, token)
