@@ -23,6 +23,8 @@
 // "Cache-Control: no-cache" makes unchanged files a 304. Offline it is the last complete version.
 // A model opened online that is not the default is kept too (its files into the current version),
 // so it also opens offline until the next deploy. Nothing from another origin is touched.
+//
+// The runtime's WebAssembly (.wasm) is the one exception online, for speed: see answerRuntime.
 const PREFIX = "vitlens-app-";
 const MODEL_CACHE = "vitlens-model-files-v1";  // js/files.js's
 const LARGE = /\.(onnx|bin)$/;
@@ -58,12 +60,36 @@ async function answer(request) {
   }
 }
 
+// Chromium keeps a WebAssembly module's compiled code, and starts the next load with its optimised
+// code, only for a response from the HTTP cache or the Cache API as it is: not for one this worker
+// fetched and handed over, and not for a copy with headers added. So a .wasm file is answered with
+// the kept copy, unchanged, when that copy is the file this deploy lists: its sha256 in the deploy's
+// precache.json, asked from the network first (a 304), so a new deploy is still never stale. In any
+// other case it is answered as any file. Measured (python -m bench, warm): the first forward pass
+// 1.0 s -> 0.5 s, the prediction shown 2.2 s -> 1.7 s.
+async function answerRuntime(request) {
+  let listing;
+  try {
+    listing = await (await fetch(new URL(COMPLETE, self.registration.scope), { cache: "no-cache" })).json();
+  } catch {
+    return answer(request);  // offline, or no listing: the kept copy, if any, as any file
+  }
+  const url = new URL(request.url);
+  const sha256 = listing.files?.[url.pathname.slice(new URL(self.registration.scope).pathname.length)];
+  for (const name of await caches.keys()) {
+    if (!name.startsWith(PREFIX) || !sha256) continue;
+    const copy = await (await caches.open(name)).match(url.origin + url.pathname);
+    if (copy?.headers.get("X-Sha256") === sha256) return copy;
+  }
+  return answer(request);
+}
+
 self.addEventListener("fetch", (event) => {
   const request = event.request;
   if (request.method !== "GET" || new URL(request.url).origin !== self.location.origin) return;
   if (request.cache === "only-if-cached" && request.mode !== "same-origin") return;
   if (request.headers.has("range")) return;
-  event.respondWith(answer(request));
+  event.respondWith(new URL(request.url).pathname.endsWith(".wasm") ? answerRuntime(request) : answer(request));
 });
 
 const hex = (buffer) => Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");

@@ -41,13 +41,28 @@ def replace(path, data):
 
 
 @pytest.fixture
-def copied_site(tmp_path):
+def copied_site(recorded_site):
     """web/ as another deploy, served by serve.py: hard links, so change a file with `replace`."""
+    root, url, _ = recorded_site
+    return root, url
+
+
+@pytest.fixture
+def recorded_site(tmp_path):
+    """copied_site, plus the path of every GET the server answers (the service worker's included)."""
     import serve as serve_module
     root = tmp_path / "web"
     shutil.copytree(WEB, root, copy_function=os.link)
-    server = serve(serve_module.make_server(root, port=0, quiet=True))
-    yield root, f"http://127.0.0.1:{server.server_address[1]}/"
+    server = serve_module.make_server(root, port=0, quiet=True)
+    requested = []
+
+    class Recording(server.RequestHandlerClass):
+        def do_GET(self):
+            requested.append(self.path.split("?", 1)[0])
+            super().do_GET()
+    server.RequestHandlerClass = Recording
+    serve(server)
+    yield root, f"http://127.0.0.1:{server.server_address[1]}/", requested
     server.shutdown()
 
 

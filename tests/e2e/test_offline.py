@@ -102,3 +102,28 @@ def test_a_new_deploy_is_served_fresh_and_replaces_what_was_kept(browser, copied
     context.set_offline(False)
     watched.assert_clean()
     context.close()
+
+
+def test_the_runtime_webassembly_is_answered_from_what_was_kept_while_the_deploy_lists_it(browser, recorded_site):
+    """sw.js's answerRuntime: Chromium keeps a WebAssembly module's compiled code only for a response from
+    the HTTP cache or the Cache API, so once the page is kept a reload takes the runtime's .wasm files from
+    what was kept (the server is asked for precache.json, not for them); when the deploy's precache.json
+    lists another file, that .wasm comes from the server again."""
+    root, url, requested = recorded_site
+    context, watched = visit(browser, url)
+    page = watched.page
+
+    def reload():
+        requested.clear()
+        page.reload()
+        watched.wait_ready(timeout=120_000)
+        return set(requested)
+    runtime = {"/vendor/ort/ort-wasm-simd-threaded.wasm", "/vendor/pyodide/pyodide.asm.wasm"}
+    paths = reload()
+    assert "/precache.json" in paths and not runtime & paths
+    listing = json.loads((root / "precache.json").read_text())
+    listing["files"]["vendor/ort/ort-wasm-simd-threaded.wasm"] = "0" * 64  # a deploy with another onnxruntime-web
+    replace(root / "precache.json", json.dumps(listing).encode())
+    assert runtime & reload() == {"/vendor/ort/ort-wasm-simd-threaded.wasm"}
+    watched.assert_clean()
+    context.close()

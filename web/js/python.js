@@ -55,12 +55,12 @@ async function interpreter(files, firstPrediction) {
     console.info(`Python starts cold: its snapshot could not be read (${error})`);
   }
   if (snapshot) {
-    // Restoring holds the main thread and a core for most of a second: beside the first prediction
-    // it slowed both (measured warm: prediction 3.4 s instead of 2.4 s, views interactive the same,
-    // since Python waits for that prediction anyway), so it follows it.
-    await firstPrediction;
+    // Restoring holds the main thread for a few hundred ms, which would hold back the first
+    // prediction's parts (each run is a message from this thread): the interpreter's files are
+    // fetched now, the restore itself follows the prediction (loadPyodide awaits _loadSnapshot).
     try {
-      return { pyodide: await loadPyodide({ indexURL: PYODIDE, _loadSnapshot: snapshot }), start: "snapshot" };
+      const restore = firstPrediction.then(() => snapshot);
+      return { pyodide: await loadPyodide({ indexURL: PYODIDE, _loadSnapshot: restore }), start: "snapshot" };
     } catch (error) {
       console.info(`Python starts cold: its snapshot was refused (${error.message})`);
     }
