@@ -11,17 +11,16 @@ export function writeFragment(fragment) {
   if (!timer) timer = setTimeout(flush, DELAY_MS);
 }
 
-function flush() {
-  clearTimeout(timer);
-  timer = 0;
-  if (pending !== null && location.hash !== pending) history.replaceState(null, "", pending);
-  pending = null;
-}
-
 function drop() {
   clearTimeout(timer);
   timer = 0;
   pending = null;
+}
+
+function flush() {
+  const fragment = pending;
+  drop();
+  if (fragment !== null && location.hash !== fragment) history.replaceState(null, "", fragment);
 }
 
 // What the URL says, or is about to: for captions and file names that name the state.
