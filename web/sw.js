@@ -70,14 +70,14 @@ async function answer(request) {
 async function answerRuntime(request) {
   let listing;
   try {
-    listing = await (await fetch(new URL(COMPLETE, self.registration.scope), { cache: "no-cache" })).json();
+    listing = await deployListing();
   } catch {
     return answer(request);  // offline, or no listing: the kept copy, if any, as any file
   }
   const url = new URL(request.url);
   const sha256 = listing.files?.[url.pathname.slice(new URL(self.registration.scope).pathname.length)];
-  for (const name of await caches.keys()) {
-    if (!name.startsWith(PREFIX) || !sha256) continue;
+  if (!sha256) return answer(request);
+  for (const name of (await caches.keys()).filter((n) => n.startsWith(PREFIX))) {
     const copy = await (await caches.open(name)).match(url.origin + url.pathname);
     if (copy?.headers.get("X-Sha256") === sha256) return copy;
   }
@@ -86,11 +86,17 @@ async function answerRuntime(request) {
 
 self.addEventListener("fetch", (event) => {
   const request = event.request;
-  if (request.method !== "GET" || new URL(request.url).origin !== self.location.origin) return;
+  const url = new URL(request.url);
+  if (request.method !== "GET" || url.origin !== self.location.origin) return;
   if (request.cache === "only-if-cached" && request.mode !== "same-origin") return;
   if (request.headers.has("range")) return;
-  event.respondWith(new URL(request.url).pathname.endsWith(".wasm") ? answerRuntime(request) : answer(request));
+  event.respondWith(url.pathname.endsWith(".wasm") ? answerRuntime(request) : answer(request));
 });
+
+// The deploy's precache.json, from the network (a 304 when it did not change).
+async function deployListing() {
+  return (await fetch(new URL(COMPLETE, self.registration.scope), { cache: "no-cache" })).json();
+}
 
 const hex = (buffer) => Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
 
@@ -127,7 +133,7 @@ async function keepFile(cache, models, previous, path, sha256) {
 
 // Keeps the version precache.json names (and the model the page shows), then drops older versions.
 async function keep(base, manifest) {
-  const listing = await (await fetch(new URL("precache.json", self.registration.scope), { cache: "no-cache" })).json();
+  const listing = await deployListing();
   const name = PREFIX + listing.version;
   const cache = await caches.open(name);
   const models = await caches.open(MODEL_CACHE);
