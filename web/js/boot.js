@@ -6,6 +6,7 @@ import { startPython } from "./python.js";
 import { fetchBytes, fetchModelFile } from "./files.js";
 import { localModels } from "./local_model.js";
 import * as ort from "../vendor/ort/ort.wasm.min.mjs";
+import * as inference from "./inference.js";
 import * as draw from "./draw.js";
 import * as overview from "./overview.js";
 import * as detail from "./detail.js";
@@ -66,40 +67,11 @@ async function decodeImage(blob, maxSide) {
   return { width, height, reduced, bitmap, rgba: new Uint8Array(pixels.data.buffer) };
 }
 
-function configureOrt() {
-  ort.env.wasm.wasmPaths = new URL("../vendor/ort/", import.meta.url).href;
-  const cores = navigator.hardwareConcurrency || 1;
-  // Threads need SharedArrayBuffer: a cross-origin isolated page in an engine that ships it (WebKitGTK
-  // keeps it behind JSC_useSharedArrayBuffer=1 even then); otherwise one thread, and the page says so.
+// Threads need SharedArrayBuffer: a cross-origin isolated page in an engine that ships it (WebKitGTK
+// keeps it behind JSC_useSharedArrayBuffer=1 even then); otherwise one thread, and the page says so.
+function threadCount() {
   const shared = self.crossOriginIsolated && typeof SharedArrayBuffer === "function";
-  ort.env.wasm.numThreads = shared ? Math.min(4, cores) : 1;
-  // Inference runs in onnxruntime-web's own Web Worker, so the page stays responsive while it runs.
-  ort.env.wasm.proxy = typeof Worker === "function";
-  ort.env.logLevel = "error";
-  return ort.env.wasm.numThreads;
-}
-
-// In the worker, onnxruntime-web takes over the buffers of a run's inputs (they are transferred, so
-// detached here), but the page keeps its tensors: a block's output is the next block's input and
-// stays on screen. Each run therefore sends copies.
-class Session {
-  constructor(session) { this.session = session; }
-  run(feeds, fetches) {
-    const copies = Object.fromEntries(Object.entries(feeds).map(
-      ([name, t]) => [name, new ort.Tensor(t.type, t.data.slice(), t.dims)]));
-    return fetches ? this.session.run(copies, fetches) : this.session.run(copies);
-  }
-  get inputNames() { return this.session.inputNames; }
-  get outputNames() { return this.session.outputNames; }
-  release() { return this.session.release(); }
-}
-
-// Measured on the start (python -m bench, and the same with each option alone): graph optimisation
-// and the memory arena cost more when a session is created and first run than they save later, so
-// both are off. The float16 weights' Cast nodes then run on every pass instead of being folded.
-async function createSession(buffer) {
-  return new Session(await ort.InferenceSession.create(buffer, {
-    executionProviders: ["wasm"], graphOptimizationLevel: "disabled", enableCpuMemArena: false, enableMemPattern: false }));
+  return shared ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
 }
 
 // A tensor from a typed array (kept as it is) or from a plain list of numbers.
@@ -148,10 +120,10 @@ async function preloadRuntime() {
   await Promise.all(listing.preload.map((file) => fetchBytes(new URL(`../vendor/${file.path}`, import.meta.url), countBytes)));
 }
 
-// The model the URL asks for (or the default) is downloaded and its sessions created while Python
-// starts; Python takes them over (takeModel). On any problem this resolves to null and Python's
-// own loading reports it.
-async function preloadModel() {
+// The model the URL asks for (or the default) is downloaded and its sessions opened in the worker
+// while Python starts; Python takes them over (takeModel) once they are created. On any problem
+// `modelPreload` resolves to null and Python's own loading reports it.
+async function openModel() {
   const requested = new URLSearchParams(location.hash.slice(1)).get("model");
   const index = await (await fetch("model/index.json")).json();
   const entry = index.models.find((m) => m.name === requested) || index.models.find((m) => m.name === index.default);
@@ -159,7 +131,7 @@ async function preloadModel() {
   const manifest = await (await fetch(`model/${entry.manifest}`)).json();
   bytes.total += manifest.stages.reduce((sum, s) => sum + s.bytes, 0);
   const files = [manifest.preprocessing.graph, ...manifest.stages.map((s) => s.file)];
-  const sessions = await Promise.all(files.map(async (f) => createSession(await fetchModelFile(base, f, manifest, countBytes))));
+  const sessions = await Promise.all(files.map(async (f) => inference.openSession(await fetchModelFile(base, f, manifest, countBytes))));
   return { base, manifest, sessions: Object.fromEntries(files.map((f, i) => [f, sessions[i]])) };
 }
 
@@ -174,14 +146,14 @@ async function preview({ base, manifest, sessions }) {
   const image = await decodeImage(await (await fetch(`${base}/${sample.file}`)).blob(), Infinity);
   const started = performance.now();
   const feeds = preprocessFeeds(image, manifest.preprocessing, sample.preprocess_inputs);
-  let value = (await sessions[manifest.preprocessing.graph].run(feeds)).pixel_values;
-  const kept = { pixel_values: value };  // what Python's first pass keeps (runtime.py's `wanted`)
-  for (const stage of manifest.stages) {
+  // what Python's first pass keeps (runtime.py's `wanted`), in one run of the worker
+  const stages = manifest.stages.map((stage) => {
     const last = stage.outputs[stage.outputs.length - 1];
     const wanted = stage.name.startsWith("layer.") ? [`${stage.name}.attention.probs`, last] : stage.outputs;
-    Object.assign(kept, await sessions[stage.file].run({ [stage.input]: value }, wanted));
-    value = kept[last];
-  }
+    return { session: sessions[stage.file], input: stage.input, wanted, last };
+  });
+  const kept = await inference.chain(sessions[manifest.preprocessing.graph], feeds, stages);
+  const value = kept[stages[stages.length - 1].last];
   const elapsed = performance.now() - started;
   performance.mark("vitlens:first-pass");
   const probabilities = Array.from(value.data);
@@ -201,9 +173,14 @@ async function preview({ base, manifest, sessions }) {
   window.vitlensJS.preview = { sample: sample.id, probabilities, base, elapsed, kept, sizes: sample.preprocess_inputs };
   performance.mark("vitlens:prediction-shown");
 }
-const threads = configureOrt();
-const modelPreload = preloadModel().then((model) => { performance.mark("vitlens:model-preloaded"); return model; },
-                                        () => null);
+const threads = threadCount();
+inference.start(threads);
+const modelOpened = openModel();
+const modelPreload = modelOpened.then(async (model) => {
+  await Promise.all(Object.values(model.sessions).map((session) => session.created));
+  performance.mark("vitlens:model-preloaded");
+  return model;
+}).catch(() => null);
 
 // The preview's tensors, for Python's first pass over the same image (runtime.py's `adopt`): once.
 // Otherwise undefined, which is Python's None (null is not).
@@ -221,19 +198,20 @@ async function takeModel(base) {
   return preloaded.sessions;
 }
 
-window.vitlensJS = { progress, fetchBytes, fetchModelFile, decodeImage, preprocessFeeds, createSession, takeModel, takePreview, tensor, draw, overview, detail, operations, interpret, tour, url, renderKnowledgeGraph, errors,
+window.vitlensJS = { progress, fetchBytes, fetchModelFile, decodeImage, preprocessFeeds, createSession: inference.createSession, takeModel, takePreview, tensor, draw, overview, detail, operations, interpret, tour, url, renderKnowledgeGraph, errors,
                      threads, isolated: self.crossOriginIsolated, now: () => performance.now(), keepForOffline,
                      localModels, modelURL: (base, file) => localModels.url(base, file) ?? `${base}/${file}` };
 
-// Order of the start, measured (python -m bench): runtime and model download together and the
-// sessions are created in onnxruntime-web's worker; the first prediction is computed and drawn.
-// Python reads its sources and snapshot meanwhile and fetches the interpreter, then starts from the
-// snapshot (a few hundred ms of the main thread) and takes that prediction's tensors over (previewDone).
+// Order of the start, measured (python -m bench): runtime and model download together, the sessions
+// are opened in the inference worker and the first pass is asked of it at once (one run of the chain).
+// Python reads its sources and snapshot meanwhile, starts from the snapshot (a few hundred ms of the
+// main thread, while the worker runs the pass) and takes that prediction's tensors over (previewDone).
 try {
   await preloadRuntime();
   performance.mark("vitlens:runtime-downloaded");
-  window.vitlensJS.previewDone = modelPreload
-    .then((model) => model && preview(model))
+  // the first pass is asked for as soon as the sessions are opened: the worker runs it once they exist
+  window.vitlensJS.previewDone = modelOpened
+    .then((model) => preview(model))
     .catch((error) => console.warn(`no preview: ${error}`));
   progress(0.5, "Starting Python (Pyodide)…");
   await startPython(window.vitlensJS.previewDone);

@@ -65,11 +65,27 @@ export async function fetchModelFile(base, file, manifest, onBytes, before = nul
   return buffer;
 }
 
+// Bytes made from a kept file (Python's snapshot, inflated), kept beside it under the same sha256, so
+// that a return visit reads them instead of making them again. Without the Cache API: made each time.
+export async function keptDerived(base, name, sha256, make) {
+  let cache = null;
+  if (self.caches) {
+    try { cache = await caches.open(MODEL_CACHE); } catch { cache = null; }
+  }
+  const key = new URL(`${base}/${name}`, location.href);
+  key.searchParams.set("sha256", sha256);
+  const hit = await cache?.match(key.href);
+  if (hit) return hit.arrayBuffer();
+  const buffer = await make();
+  if (cache) keep(cache, key, buffer, name);
+  return buffer;
+}
+
 // Storing a file is off the start's path: its session is created as soon as its bytes are here,
 // whatever the browser's storage does, and the files are written one after another, not all at once.
 let cacheWrites = Promise.resolve();
 function keep(cache, key, buffer, file) {
-  const response = new Response(buffer);  // its own copy: onnxruntime-web's worker takes the buffer over
+  const response = new Response(buffer);  // its own copy: the inference worker takes the buffer over
   cacheWrites = cacheWrites.then(async () => {
     for (const old of await cache.keys()) {
       if (new URL(old.url).pathname === key.pathname) await cache.delete(old);

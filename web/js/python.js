@@ -7,7 +7,7 @@
 // Python starts cold, which is slower and otherwise the same. body[data-python] says which.
 import { loadPyodide } from "../vendor/pyodide/pyodide.mjs";
 import { sha256Hex } from "./digest.js";
-import { fetchModelFile } from "./files.js";
+import { fetchModelFile, keptDerived } from "./files.js";
 
 const HOME = "/home/pyodide/page";  // the page's files, as scripts/snapshot.mjs imported them
 const PYODIDE = new URL("../vendor/pyodide/", import.meta.url).href;
@@ -25,9 +25,10 @@ async function sources() {
   return Object.fromEntries(files.map((file, i) => [file, bytes[i]]));
 }
 
-// The snapshot, if it was made from exactly these files, else null (and why, on the console). From
-// the Cache API at once; downloaded (6 MB) only once the first prediction is drawn, so that a first
-// visit's prediction does not wait for it.
+// The snapshot, if it was made from exactly these files, else null (and why, on the console). Its
+// gzip (6 MB) is downloaded only once the first prediction is drawn, so that a first visit's
+// prediction does not wait for it; inflated (31 MB) it is kept in the Cache API, read from there with
+// no request: inflating it held the main thread about 0.2 s at every start.
 async function matchingSnapshot(files, firstPrediction) {
   if (!self.crypto?.subtle || !self.DecompressionStream) return null;  // an insecure origin, an old browser
   const response = await fetch(LISTING);
@@ -40,10 +41,12 @@ async function matchingSnapshot(files, firstPrediction) {
     console.info(`Python starts cold: its snapshot was made from other files (${changed.join(", ") || "the list"})`);
     return null;
   }
-  // like a model part: kept in the Cache API under its sha256, read from there with no request
-  const gz = await fetchModelFile("vendor", "python-snapshot.gz", { files: { "python-snapshot.gz": listing } },
-                                  () => {}, firstPrediction);
-  return new Uint8Array(await new Response(new Blob([gz]).stream().pipeThrough(new DecompressionStream("gzip"))).arrayBuffer());
+  const inflated = await keptDerived("vendor", "python-snapshot.bin", listing.sha256, async () => {
+    const gz = await fetchModelFile("vendor", "python-snapshot.gz", { files: { "python-snapshot.gz": listing } },
+                                    () => {}, firstPrediction);
+    return new Response(new Blob([gz]).stream().pipeThrough(new DecompressionStream("gzip"))).arrayBuffer();
+  });
+  return new Uint8Array(inflated);
 }
 
 async function interpreter(files, firstPrediction) {
@@ -55,12 +58,10 @@ async function interpreter(files, firstPrediction) {
     console.info(`Python starts cold: its snapshot could not be read (${error})`);
   }
   if (snapshot) {
-    // Restoring holds the main thread for a few hundred ms, which would hold back the first
-    // prediction's parts (each run is a message from this thread): the interpreter's files are
-    // fetched now, the restore itself follows the prediction (loadPyodide awaits _loadSnapshot).
+    // Restoring holds the main thread for a few hundred ms; the first pass runs in the inference
+    // worker meanwhile (inference.js), so it is not held back.
     try {
-      const restore = firstPrediction.then(() => snapshot);
-      return { pyodide: await loadPyodide({ indexURL: PYODIDE, _loadSnapshot: restore }), start: "snapshot" };
+      return { pyodide: await loadPyodide({ indexURL: PYODIDE, _loadSnapshot: snapshot }), start: "snapshot" };
     } catch (error) {
       console.info(`Python starts cold: its snapshot was refused (${error.message})`);
     }

@@ -1,0 +1,89 @@
+// The page's side of onnxruntime-web: its sessions live in a Web Worker (inference_worker.js), so a
+// forward pass never holds the page, and the first pass runs there as one chain. Sessions and their
+// runs look like onnxruntime-web's own (inputNames, outputNames, run, release); outputs are ort.Tensors.
+import * as ort from "../vendor/ort/ort.wasm.min.mjs";
+
+const pending = new Map();  // call id -> {resolve, reject}
+let nextCall = 0;
+let worker = null;
+let local = null;  // no Web Workers here: the same calls, in this thread
+
+// `transfer`: buffers handed over to the worker (detached here) instead of copied.
+function call(name, args, transfer = []) {
+  if (!worker) return local.then(({ calls }) => calls[name](args));
+  return new Promise((resolve, reject) => {
+    const id = nextCall++;
+    pending.set(id, { resolve, reject });
+    worker.postMessage({ call: name, id, args }, transfer);
+  });
+}
+
+function answer({ data: { id, result, error } }) {
+  const { resolve, reject } = pending.get(id);
+  pending.delete(id);
+  if (error === undefined) resolve(result);
+  else reject(new Error(error));
+}
+
+// A failure of the worker itself (its script not loading): every call waiting fails with it.
+function fail(event) {
+  const error = new Error(`the inference worker failed: ${event.message || "its script did not load"}`);
+  for (const { reject } of pending.values()) reject(error);
+  pending.clear();
+}
+
+// Starts the worker (or, without Web Workers, onnxruntime-web in this thread) with `numThreads`.
+export function start(numThreads) {
+  if (typeof Worker === "function") {
+    worker = new Worker(new URL("./inference_worker.js", import.meta.url), { type: "module" });
+    worker.onmessage = answer;
+    worker.onerror = fail;
+  } else {
+    local = import("./inference_worker.js");
+  }
+  return call("configure", { wasmPaths: new URL("../vendor/ort/", import.meta.url).href, numThreads });
+}
+
+// Tensors cross to the worker as plain {type, data, dims}; the worker's copies are its own, and the
+// page keeps its tensors (a block's output is the next block's input and stays on screen).
+function plainFeeds(feeds) {
+  return Object.fromEntries(Object.entries(feeds).map(([name, t]) => [name, { type: t.type, data: t.data, dims: t.dims }]));
+}
+
+function tensors(outputs) {
+  return Object.fromEntries(Object.entries(outputs).map(([name, t]) => [name, new ort.Tensor(t.type, t.data, t.dims)]));
+}
+
+// `created` resolves once the worker has created it (and its inputNames and outputNames are known);
+// runs may be asked for before: the worker keeps them until then.
+class Session {
+  constructor(id, created) {
+    this.id = id;
+    this.created = created.then(({ inputNames, outputNames }) => Object.assign(this, { inputNames, outputNames }));
+  }
+  async run(feeds, fetches) {
+    return tensors(await call("run", { id: this.id, feeds: plainFeeds(feeds), fetches: fetches && Array.from(fetches) }));
+  }
+  release() { return call("release", { id: this.id }); }
+}
+
+let nextSession = 0;
+
+// A session from a model's bytes, at once: see Session.created. An ArrayBuffer (what files.js
+// reads) is handed over to the worker, not copied: it is detached here.
+export function openSession(bytes) {
+  const id = nextSession++;
+  return new Session(id, call("create", { id, bytes }, bytes instanceof ArrayBuffer ? [bytes] : []));
+}
+
+export async function createSession(bytes) {
+  return (await openSession(bytes).created);
+}
+
+// One run of the first pass in the worker: `preprocess` (a Session) on `feeds`, then each stage of
+// `stages` ([{session, input, wanted, last}]) on the previous one's output `last`. Returns every
+// tensor kept, by name.
+export async function chain(preprocess, feeds, stages) {
+  const parts = stages.map(({ session, input, wanted, last }) => ({ id: session.id, input, wanted, last }));
+  return tensors(await call("chain", { preprocess: preprocess.id, feeds: plainFeeds(feeds), stages: parts }));
+}

@@ -1,0 +1,77 @@
+// onnxruntime-web's sessions, in a Web Worker of the page's own (inference.js starts it). A run of
+// the first pass's whole chain of parts is one message: it goes on while the main thread is busy,
+// for instance restoring Python, where a chain driven part by part from the page would wait for the
+// main thread between parts. Where a page cannot start a worker, inference.js calls `calls` directly.
+import * as ort from "../vendor/ort/ort.wasm.min.mjs";
+
+const sessions = new Map();  // id (given by the page) -> the InferenceSession, once created
+
+// Measured on the start (python -m bench, and the same with each option alone): graph optimisation
+// and the memory arena cost more when a session is created and first run than they save later, so
+// both are off. The float16 weights' Cast nodes then run on every pass instead of being folded.
+const OPTIONS = { executionProviders: ["wasm"], graphOptimizationLevel: "disabled", enableCpuMemArena: false,
+                  enableMemPattern: false };
+
+// Tensors cross between threads as plain {type, data, dims}.
+const tensor = ({ type, data, dims }) => new ort.Tensor(type, data, dims);
+const plain = ({ type, data, dims }) => ({ type, data, dims });
+
+function feeds(named) {
+  return Object.fromEntries(Object.entries(named).map(([name, t]) => [name, tensor(t)]));
+}
+
+async function run(id, named, fetches) {
+  const session = await sessions.get(id);
+  const outputs = await (fetches ? session.run(feeds(named), fetches) : session.run(feeds(named)));
+  return Object.fromEntries(Object.entries(outputs).map(([name, t]) => [name, plain(t)]));
+}
+
+export const calls = {
+  configure({ wasmPaths, numThreads }) {
+    ort.env.wasm.wasmPaths = wasmPaths;
+    ort.env.wasm.numThreads = numThreads;
+    ort.env.wasm.proxy = false;
+    ort.env.logLevel = "error";
+  },
+  // A run of the session may be asked for before it exists: it waits for it.
+  async create({ id, bytes }) {
+    const creating = ort.InferenceSession.create(bytes, OPTIONS);
+    sessions.set(id, creating);
+    creating.catch(() => sessions.delete(id));
+    const session = await creating;
+    return { inputNames: session.inputNames, outputNames: session.outputNames };
+  },
+  run: ({ id, feeds, fetches }) => run(id, feeds, fetches),
+  // `stages`: [{id, input, wanted, last}]: each part's input is the previous part's output `last`.
+  async chain({ preprocess, feeds, stages }) {
+    let value = (await run(preprocess, feeds)).pixel_values;
+    const kept = { pixel_values: value };
+    for (const stage of stages) {
+      Object.assign(kept, await run(stage.id, { [stage.input]: value }, stage.wanted));
+      value = kept[stage.last];
+    }
+    return kept;
+  },
+  async release({ id }) {
+    await (await sessions.get(id))?.release();
+    sessions.delete(id);
+  },
+};
+
+// The buffers of a result's tensors go back to the page without a copy.
+function buffers(result, found = new Set()) {
+  if (ArrayBuffer.isView(result)) found.add(result.buffer);
+  else if (result && typeof result === "object") Object.values(result).forEach((v) => buffers(v, found));
+  return [...found];
+}
+
+if (typeof WorkerGlobalScope === "function" && self instanceof WorkerGlobalScope) {
+  self.onmessage = async ({ data: { call, id, args } }) => {
+    try {
+      const result = await calls[call](args);
+      self.postMessage({ id, result }, buffers(result));
+    } catch (error) {
+      self.postMessage({ id, error: String(error?.message ?? error) });
+    }
+  };
+}
