@@ -170,7 +170,7 @@ async function preview({ base, manifest, sessions }) {
   document.getElementById("loading").hidden = true;
   document.getElementById("app").hidden = false;
   document.body.dataset.preview = sample.id;
-  window.vitlensJS.preview = { sample: sample.id, probabilities, base, elapsed, kept, sizes: sample.preprocess_inputs };
+  window.vitlensJS.preview = { sample: sample.id, probabilities, base, elapsed, kept, image, sizes: sample.preprocess_inputs };
   performance.mark("vitlens:prediction-shown");
 }
 const threads = threadCount();

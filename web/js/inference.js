@@ -82,8 +82,10 @@ export async function createSession(bytes) {
 
 // One run of the first pass in the worker: `preprocess` (a Session) on `feeds`, then each stage of
 // `stages` ([{session, input, wanted, last}]) on the previous one's output `last`. Returns every
-// tensor kept, by name.
+// tensor kept, by name; the time it was done in the worker is marked (vitlens:first-pass-computed).
 export async function chain(preprocess, feeds, stages) {
   const parts = stages.map(({ session, input, wanted, last }) => ({ id: session.id, input, wanted, last }));
-  return tensors(await call("chain", { preprocess: preprocess.id, feeds: plainFeeds(feeds), stages: parts }));
+  const { kept, finished } = await call("chain", { preprocess: preprocess.id, feeds: plainFeeds(feeds), stages: parts });
+  performance.mark("vitlens:first-pass-computed", { startTime: finished - performance.timeOrigin });
+  return tensors(kept);
 }

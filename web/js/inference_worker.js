@@ -50,7 +50,7 @@ export const calls = {
       Object.assign(kept, await run(stage.id, { [stage.input]: value }, stage.wanted));
       value = kept[stage.last];
     }
-    return kept;
+    return { kept, finished: performance.timeOrigin + performance.now() };  // for the page's clock
   },
   async release({ id }) {
     await (await sessions.get(id))?.release();

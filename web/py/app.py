@@ -52,7 +52,6 @@ class App:
         model = requested.model if self.index.entry(requested.model) else default
         linked = url_state.names_layer(js.location.hash)
         self.bind()
-        await JS.previewDone  # boot.js's first prediction, drawn while Python started
         try:
             await self.load_model(model, requested, problems, linked)
         except Exception as error:
@@ -130,6 +129,7 @@ class App:
         if linked_layer:
             self.views["interpretation"].block = fitted.layer
         self.show_view(fitted.view)
+        await JS.previewDone  # boot.js's first prediction (computed while Python started): taken over, not run again
         await self.select_sample(fitted.image)
         self.page.notify(problems + more)
         if not is_local(name):  # a local model is the user's: read from their disk, kept nowhere
@@ -176,16 +176,23 @@ class App:
 
     async def select_sample(self, sample_id):
         sample = self.page.manifest.sample(sample_id)
-        blob = await (await self.page.runtime.response(sample.file)).blob()
         caption = f"{sample.title} — {sample.source} ({sample.licence})"
-        await self.classify(blob, sample_id, caption)
+        preview = JS.takePreview(self.page.runtime.base, sample_id)  # boot.js's first prediction, once
+        if preview is not None and max(preview.image.width, preview.image.height) <= MAX_SIDE:
+            await self.classify(None, sample_id, caption, preview)  # its image is decoded already
+            return
+        blob = await (await self.page.runtime.response(sample.file)).blob()
+        await self.classify(blob, sample_id, caption, preview)
 
-    async def classify(self, blob, image_id, caption):
-        """Decode, preprocess, run the chain; on any failure keep the previous image and prediction."""
+    async def classify(self, blob, image_id, caption, preview=None):
+        """Decode, preprocess, run the chain; on any failure keep the previous image and prediction.
+
+        `preview`: boot.js's first prediction of this very image, if any: its decoded image and its
+        tensors are taken over."""
         async with self.page.lock:
             document.body.dataset.status = "busy"
             try:
-                image = await JS.decodeImage(blob, MAX_SIDE)
+                image = preview.image if blob is None else await JS.decodeImage(blob, MAX_SIDE)
             except Exception:
                 self.page.notify([f"“{caption}” is not an image this browser can decode; the previous image is kept."],
                                  error=True)
@@ -194,7 +201,6 @@ class App:
             started = JS.now()
             try:
                 runtime = self.page.runtime
-                preview = JS.takePreview(runtime.base, image_id)  # boot.js's first prediction, once
                 probabilities = runtime.adopt(image, preview)
                 if probabilities is not None:
                     elapsed = preview.elapsed  # the time its pass took
