@@ -38,7 +38,7 @@ CHAIN_AGAIN = """async () => {
     const wanted = stage.name.startsWith('layer.') ? [`${stage.name}.attention.probs`, last] : stage.outputs;
     return { session: sessions[i + 1], input: stage.input, wanted, last };
   });
-  const out = await inference.chain(sessions[0], J.preprocessFeeds(image, manifest.preprocessing, sizes), stages);
+  const out = (await inference.chain(sessions[0], J.preprocessFeeds(image, manifest.preprocessing, sizes), stages)).kept;
   const names = Object.keys(kept).sort();
   const same = names.every((n) => out[n] && out[n].data.length === kept[n].data.length
                                   && out[n].data.every((v, i) => v === kept[n].data[i]));

@@ -80,12 +80,14 @@ export async function createSession(bytes) {
   return (await openSession(bytes).created);
 }
 
-// One run of the first pass in the worker: `preprocess` (a Session) on `feeds`, then each stage of
-// `stages` ([{session, input, wanted, last}]) on the previous one's output `last`. Returns every
-// tensor kept, by name; the time it was done in the worker is marked (vitlens:first-pass-computed).
+// One run of a pass in the worker: `preprocess` (a Session, or null when `feeds` is the model's
+// input {pixel_values} already) on `feeds`, then each stage of `stages` ([{session, input, wanted,
+// last}]) on the previous one's output `last`. Returns {kept: every tensor kept, by name; elapsed:
+// the ms its runs took in the worker, not waiting for a session to exist; finished: when, on the
+// page's clock}.
 export async function chain(preprocess, feeds, stages) {
   const parts = stages.map(({ session, input, wanted, last }) => ({ id: session.id, input, wanted, last }));
-  const { kept, finished } = await call("chain", { preprocess: preprocess.id, feeds: plainFeeds(feeds), stages: parts });
-  performance.mark("vitlens:first-pass-computed", { startTime: finished - performance.timeOrigin });
-  return tensors(kept);
+  const { kept, elapsed, finished } = await call("chain", { preprocess: preprocess?.id ?? null, feeds: plainFeeds(feeds),
+                                                           stages: parts });
+  return { kept: tensors(kept), elapsed, finished: finished - performance.timeOrigin };
 }

@@ -1,6 +1,6 @@
-// onnxruntime-web's sessions, in a Web Worker of the page's own (inference.js starts it). A run of
-// the first pass's whole chain of parts is one message: it goes on while the main thread is busy,
-// for instance restoring Python, where a chain driven part by part from the page would wait for the
+// onnxruntime-web's sessions, in a Web Worker of the page's own (inference.js starts it). A pass,
+// the whole chain of parts, is one message: it goes on while the main thread is busy, for instance
+// restoring Python at the start, where a chain driven part by part from the page would wait for the
 // main thread between parts. Where a page cannot start a worker, inference.js calls `calls` directly.
 import * as ort from "../vendor/ort/ort.wasm.min.mjs";
 
@@ -20,9 +20,12 @@ function feeds(named) {
   return Object.fromEntries(Object.entries(named).map(([name, t]) => [name, tensor(t)]));
 }
 
-async function run(id, named, fetches) {
+// `timing.ms` adds up the time of the run itself, not of waiting for its session to be created.
+async function run(id, named, fetches, timing = { ms: 0 }) {
   const session = await sessions.get(id);
+  const started = performance.now();
   const outputs = await (fetches ? session.run(feeds(named), fetches) : session.run(feeds(named)));
+  timing.ms += performance.now() - started;
   return Object.fromEntries(Object.entries(outputs).map(([name, t]) => [name, plain(t)]));
 }
 
@@ -42,15 +45,18 @@ export const calls = {
     return { inputNames: session.inputNames, outputNames: session.outputNames };
   },
   run: ({ id, feeds, fetches }) => run(id, feeds, fetches),
-  // `stages`: [{id, input, wanted, last}]: each part's input is the previous part's output `last`.
+  // `stages`: [{id, input, wanted, last}]: each part's input is the previous part's output `last`;
+  // without `preprocess`, `feeds` is the model's input itself ({pixel_values}).
   async chain({ preprocess, feeds, stages }) {
-    let value = (await run(preprocess, feeds)).pixel_values;
+    const timing = { ms: 0 };
+    let value = preprocess === null ? feeds.pixel_values : (await run(preprocess, feeds, undefined, timing)).pixel_values;
     const kept = { pixel_values: value };
     for (const stage of stages) {
-      Object.assign(kept, await run(stage.id, { [stage.input]: value }, stage.wanted));
+      Object.assign(kept, await run(stage.id, { [stage.input]: value }, stage.wanted, timing));
       value = kept[stage.last];
     }
-    return { kept, finished: performance.timeOrigin + performance.now() };  // for the page's clock
+    // the page's clock has another origin
+    return { kept, elapsed: timing.ms, finished: performance.timeOrigin + performance.now() };
   },
   async release({ id }) {
     await (await sessions.get(id))?.release();

@@ -205,7 +205,7 @@ class App:
                 if probabilities is not None:
                     elapsed = preview.elapsed  # the time its pass took
                 else:
-                    probabilities = await runtime.forward(await runtime.pixel_values(image))
+                    probabilities = await runtime.forward(image)
                     elapsed = JS.now() - started
             except Exception as error:
                 image.bitmap.close()

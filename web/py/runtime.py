@@ -137,13 +137,6 @@ class ModelRuntime:
             return JS.localModels.response(self.base, file)
         return await js.fetch(f"{self.base}/{file}")
 
-    async def pixel_values(self, image):
-        """Decoded RGBA image -> the model's input, by preprocess.onnx and the manifest's recipe."""
-        recipe = self.manifest.preprocessing
-        sizes = geometry.graph_inputs(recipe, image.width, image.height)
-        out = await self.preprocess_session.run(JS.preprocessFeeds(image, plain(recipe), plain(sizes)))
-        return out.pixel_values
-
     @staticmethod
     def wanted(stage):
         """What the first pass keeps of a part: every output of the embeddings and the head, the
@@ -152,20 +145,19 @@ class ModelRuntime:
         return list(stage.outputs) if block is None else [
             names.in_block(block, "attention.probs"), names.in_block(block, "output")]
 
-    async def forward(self, pixel_values):
-        """Run the chain, keeping what `wanted` names; returns the head's probabilities.
+    async def forward(self, image):
+        """Decoded RGBA image -> the head's probabilities: preprocess.onnx (with the manifest's recipe)
+        and the chain of parts, in one run of the inference worker, keeping what `wanted` names.
 
         The previous image's tensors are replaced only once the whole chain has run.
         """
-        kept = {names.PIXELS: pixel_values}
-        value = pixel_values
-        for stage in self.manifest.stages:
-            wanted = self.wanted(stage)
-            out = await self.sessions[stage.name].run(js_object({stage.input: value}), to_js(wanted))
-            for key in wanted:
-                kept[key] = js.Reflect.get(out, key)
-            value = kept[stage.outputs[-1]]
-        return self.keep(kept)
+        recipe = self.manifest.preprocessing
+        sizes = geometry.graph_inputs(recipe, image.width, image.height)
+        stages = [js_object({"session": self.sessions[s.name], "input": s.input, "wanted": to_js(self.wanted(s)),
+                             "last": s.outputs[-1]}) for s in self.manifest.stages]
+        kept = (await JS.chain(self.preprocess_session, JS.preprocessFeeds(image, plain(recipe), plain(sizes)),
+                               to_js(stages))).kept
+        return self.keep({name: js.Reflect.get(kept, name) for name in js.Object.keys(kept)})
 
     def adopt(self, image, handed):
         """The tensors of boot.js's preview, if it ran this model on this very input; else None.
