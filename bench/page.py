@@ -29,47 +29,29 @@ const streaming = WebAssembly.instantiateStreaming;
 WebAssembly.instantiateStreaming = (...args) => streaming(...args).then(record);
 """
 
-# `wanted`: per part, the outputs fetched (null: every one).
+# `wanted` null: every output of every part, the parts run one by one from the page (as native
+# onnxruntime runs them); else the page's own pass over a new image (web/py/runtime.py's forward,
+# without preprocessing): one run of the chain in the inference worker, keeping `wanted[k]` of part k.
 FORWARD = """
 async ({base, stages, wanted, runs, warmup}) => {
   const J = window.vitlensJS;
   const sessions = [];
   for (const s of stages) sessions.push(await J.createSession(await J.fetchBytes(`${base}/${s.file}`, () => {})));
   const input = J.current.pixel_values;
+  const last = (s) => s.outputs[s.outputs.length - 1];
+  const parts = wanted && stages.map((s, k) => ({session: sessions[k], input: s.input, wanted: wanted[k], last: last(s)}));
+  const pass = async () => {
+    if (parts) return J.chain(null, {pixel_values: input}, parts);
+    let value = input;
+    for (const [k, s] of stages.entries()) value = (await sessions[k].run({[s.input]: value}))[last(s)];
+  };
   const times = [];
   for (let i = 0; i < warmup + runs; i++) {
     const started = performance.now();
-    let value = input;
-    for (let k = 0; k < stages.length; k++) {
-      const input = {[stages[k].input]: value};
-      const out = await (wanted[k] ? sessions[k].run(input, wanted[k]) : sessions[k].run(input));
-      value = out[stages[k].outputs[stages[k].outputs.length - 1]];
-    }
+    await pass();
     if (i >= warmup) times.push(performance.now() - started);
   }
   for (const s of sessions) await s.release();
-  return {times, threads: J.threads};
-}
-"""
-
-# The page's own pass over a new image (web/py/runtime.py's forward, without preprocessing): one run
-# of the chain in the inference worker, keeping what `wanted` names of each part.
-FIRST_PASS = """
-async ({base, stages, wanted, runs, warmup}) => {
-  const J = window.vitlensJS;
-  const parts = [];
-  for (const [k, s] of stages.entries()) {
-    const session = await J.createSession(await J.fetchBytes(`${base}/${s.file}`, () => {}));
-    parts.push({session, input: s.input, wanted: wanted[k], last: s.outputs[s.outputs.length - 1]});
-  }
-  const feeds = {pixel_values: J.current.pixel_values};
-  const times = [];
-  for (let i = 0; i < warmup + runs; i++) {
-    const started = performance.now();
-    await J.chain(null, feeds, parts);
-    if (i >= warmup) times.push(performance.now() - started);
-  }
-  for (const p of parts) await p.session.release();
   return {times, threads: J.threads};
 }
 """
@@ -247,8 +229,8 @@ class PageBench:
         manifest = json.loads((self.site / "model" / model / "manifest.json").read_text())
         sample = manifest["samples"][0]["id"]
         context, page = self.open(f"#model={model}&image={sample}")
-        wanted = [first_pass_outputs(stage) if first_pass else None for stage in manifest["stages"]]
-        result = page.evaluate(FIRST_PASS if first_pass else FORWARD, {
+        wanted = [first_pass_outputs(stage) for stage in manifest["stages"]] if first_pass else None
+        result = page.evaluate(FORWARD, {
             "base": f"model/{model}", "stages": manifest["stages"], "wanted": wanted, "runs": runs, "warmup": 2})
         context.close()
         return {"median_ms": statistics.median(result["times"]), "threads": result["threads"]}

@@ -41,16 +41,16 @@ async function downloadModelFile(url, file, sha256, onBytes) {
   return checkDigest(buffer, file, sha256);
 }
 
-// `before`: on a cache miss, the download waits for it (a file the start must not compete with).
-export async function fetchModelFile(base, file, manifest, onBytes, before = null) {
-  const sha256 = manifest.files?.[file]?.sha256;
-  if (localModels.has(base)) return localModels.read(base, file, sha256, onBytes);
-  const url = new URL(`${base}/${file}`, location.href);
-  let cache = null;
-  if (sha256 && self.caches) {
-    try { cache = await caches.open(MODEL_CACHE); } catch { cache = null; }
-  }
-  if (!cache) return downloadModelFile(url, file, sha256, onBytes);
+async function modelCache() {
+  if (!self.caches) return null;
+  try { return await caches.open(MODEL_CACHE); } catch { return null; }
+}
+
+// The bytes kept under url?sha256=… (read from there, `onBytes` told), else made by `make` and kept;
+// without the Cache API, made each time.
+async function keptBytes(url, sha256, file, make, onBytes = () => {}) {
+  const cache = await modelCache();
+  if (!cache) return make();
   const key = new URL(url);
   key.searchParams.set("sha256", sha256);
   const hit = await cache.match(key.href);
@@ -59,26 +59,27 @@ export async function fetchModelFile(base, file, manifest, onBytes, before = nul
     onBytes(buffer.byteLength);
     return buffer;
   }
-  await before;
-  const buffer = await downloadModelFile(url, file, sha256, onBytes);
+  const buffer = await make();
   keep(cache, key, buffer, file);
   return buffer;
 }
 
+// `before`: a download waits for it (a file the start must not compete with).
+export async function fetchModelFile(base, file, manifest, onBytes, before = null) {
+  const sha256 = manifest.files?.[file]?.sha256;
+  if (localModels.has(base)) return localModels.read(base, file, sha256, onBytes);
+  const url = new URL(`${base}/${file}`, location.href);
+  const download = async () => {
+    await before;
+    return downloadModelFile(url, file, sha256, onBytes);
+  };
+  return sha256 ? keptBytes(url, sha256, file, download, onBytes) : download();
+}
+
 // Bytes made from a kept file (Python's snapshot, inflated), kept beside it under the same sha256, so
-// that a return visit reads them instead of making them again. Without the Cache API: made each time.
-export async function keptDerived(base, name, sha256, make) {
-  let cache = null;
-  if (self.caches) {
-    try { cache = await caches.open(MODEL_CACHE); } catch { cache = null; }
-  }
-  const key = new URL(`${base}/${name}`, location.href);
-  key.searchParams.set("sha256", sha256);
-  const hit = await cache?.match(key.href);
-  if (hit) return hit.arrayBuffer();
-  const buffer = await make();
-  if (cache) keep(cache, key, buffer, name);
-  return buffer;
+// that a return visit reads them instead of making them again.
+export function keptDerived(base, name, sha256, make) {
+  return keptBytes(new URL(`${base}/${name}`, location.href), sha256, name, make);
 }
 
 // Storing a file is off the start's path: its session is created as soon as its bytes are here,
