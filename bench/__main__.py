@@ -36,6 +36,7 @@ import onnxruntime as ort
 
 from export.default_model import CHECKPOINT
 
+from . import chromium
 from .page import PageBench
 from .plain import plain_forward, plain_model
 from vit_lens.site import link_or_copy
@@ -123,6 +124,10 @@ def main(argv=None) -> int:
     parser.add_argument("--warm-loads", type=int, default=5, help="warm starts measured (their median is reported)")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench" / "results.json")
     args = parser.parse_args(argv)
+    problem = chromium.missing()
+    if problem:
+        print(f"python -m bench cannot run: {problem}.", file=sys.stderr)
+        return 2
     site = build_site()
     results = {"machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine(),
                            "cores": os.cpu_count(), "onnxruntime": ort.__version__},

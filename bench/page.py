@@ -7,11 +7,12 @@ import tempfile
 import threading
 from pathlib import Path
 
-from export.shared import names
 from serve import make_server
-from tests.e2e.conftest import CHROMIUM, FLAGS, READY
 
-# Installed before any page script: records every WebAssembly memory the page creates (Pyodide's, onnxruntime-web's), so its size can be read.
+from .chromium import CHROMIUM, FLAGS, READY
+
+# Installed before any page script: records every WebAssembly memory the page creates (Pyodide's,
+# onnxruntime-web's), so its size can be read.
 PROBES = """
 window.__bench = {memories: []};
 const keep = (memory) => { if (memory instanceof WebAssembly.Memory) window.__bench.memories.push(memory); };
@@ -37,11 +38,12 @@ async ({base, stages, wanted, runs, warmup}) => {
   const J = window.vitlensJS;
   const sessions = [];
   for (const s of stages) sessions.push(await J.createSession(await J.fetchBytes(`${base}/${s.file}`, () => {})));
-  const input = J.current.pixel_values;
+  const pixels = stages[0].input;  // the model's input, pixel_values
+  const input = J.current[pixels];
   const last = (s) => s.outputs[s.outputs.length - 1];
   const parts = wanted && stages.map((s, k) => ({session: sessions[k], input: s.input, wanted: wanted[k], last: last(s)}));
   const pass = async () => {
-    if (parts) return J.chain(null, {pixel_values: input}, parts);
+    if (parts) return J.chain(null, {[pixels]: input}, parts);
     let value = input;
     for (const [k, s] of stages.entries()) value = (await sessions[k].run({[s.input]: value}))[last(s)];
   };
@@ -140,13 +142,6 @@ async () => {
 """
 
 
-def first_pass_outputs(stage: dict) -> list[str]:
-    """What the page's pass over a new image keeps of a part (web/py/runtime.py's `wanted`)."""
-    block = names.block_of(stage["name"])
-    return stage["outputs"] if block is None else [names.in_block(block, "attention.probs"),
-                                                   names.in_block(block, "output")]
-
-
 def summary(times: list[float]) -> dict:
     ordered = sorted(times)
     return {"n": len(ordered), "p50_ms": statistics.median(ordered),
@@ -206,7 +201,7 @@ class PageBench:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
         self.playwright = sync_playwright().start()
         self.browser = self.playwright.chromium.launch(executable_path=CHROMIUM,
-                                                       args=FLAGS + ["--enable-precise-memory-info"])
+                                                       args=[*FLAGS, "--enable-precise-memory-info"])
         self.version = f"Chromium {self.browser.version}"
         return self
 
@@ -229,7 +224,7 @@ class PageBench:
         manifest = json.loads((self.site / "model" / model / "manifest.json").read_text())
         sample = manifest["samples"][0]["id"]
         context, page = self.open(f"#model={model}&image={sample}")
-        wanted = [first_pass_outputs(stage) for stage in manifest["stages"]] if first_pass else None
+        wanted = [stage["first_pass"] for stage in manifest["stages"]] if first_pass else None
         result = page.evaluate(FORWARD, {
             "base": f"model/{model}", "stages": manifest["stages"], "wanted": wanted, "runs": runs, "warmup": 2})
         context.close()

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from export.shared import names
+
 from .site import BUILD
 
 
@@ -32,7 +34,7 @@ def plain_forward(model: Path, image_size: list[int], threads: int, runs: int, w
     times = []
     for i in range(warmup + runs):
         started = time.perf_counter()
-        session.run(None, {"pixel_values": pixel_values})
+        session.run(None, {names.PIXELS: pixel_values})
         if i >= warmup:
             times.append((time.perf_counter() - started) * 1000)
     return {"median_ms": statistics.median(times), "runs": runs, "threads": threads}

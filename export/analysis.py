@@ -24,8 +24,8 @@ TINY = 1e-12  # a zero token gets cosine 0 with everything, not NaN
 
 def input_names(num_layers: int) -> list[str]:
     """Hidden states in order (embeddings output, then each block's), then each block's attention."""
-    return ([names.EMBEDDINGS_OUTPUT] + [names.in_block(i, "output") for i in range(num_layers)]
-            + [names.in_block(i, "attention.probs") for i in range(num_layers)])
+    return ([names.EMBEDDINGS_OUTPUT] + [names.in_block(i, names.OUTPUT) for i in range(num_layers)]
+            + [names.in_block(i, names.PROBS) for i in range(num_layers)])
 
 
 def output_shapes(manifest: dict) -> dict[str, list[int]]:

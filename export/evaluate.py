@@ -15,6 +15,7 @@ from tqdm import tqdm
 from . import cifar
 from .preprocess import preprocess
 from .samples import CIFAR10_CLASSES
+from .shared import names
 
 BATCH = 25
 
@@ -30,7 +31,7 @@ class Chain:
     def logits(self, pixel_values: np.ndarray) -> np.ndarray:
         value = pixel_values
         for stage, session in self.sessions:
-            wanted = "logits" if stage["name"] == "head" else stage["outputs"][-1]
+            wanted = names.LOGITS if stage["name"] == names.HEAD else stage["outputs"][-1]
             value = session.run([wanted], {stage["input"]: value})[0]
         return value
 

@@ -8,15 +8,16 @@ import onnxruntime as ort
 import torch
 
 from .probe import ProbedModel
+from .shared import names
 
 
 def run_parts(model_dir: Path, stages: list[dict], pixel_values: np.ndarray) -> dict[str, np.ndarray]:
     """Chain the stage parts: each part's input is the previous part's last output."""
-    values = {"pixel_values": pixel_values}
+    values = {names.PIXELS: pixel_values}
     for stage in stages:
         session = ort.InferenceSession(str(model_dir / stage["file"]), providers=["CPUExecutionProvider"])
-        names = [o.name for o in session.get_outputs()]
-        values.update(zip(names, session.run(names, {stage["input"]: values[stage["input"]]})))
+        outputs = [o.name for o in session.get_outputs()]
+        values.update(zip(outputs, session.run(outputs, {stage["input"]: values[stage["input"]]})))
     return values
 
 

@@ -14,7 +14,7 @@ import hashlib
 import importlib
 import inspect
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import transformers
 from pygments.lexers import PythonLexer

@@ -72,9 +72,17 @@ def stage_plan(probed: ProbedModel) -> list[dict]:
         stages[-1]["outputs"].append(spec.name)
     for stage in stages:
         block = names.block_of(stage["name"])
-        if block is not None and stage["outputs"][-1] != names.in_block(block, "output"):
+        if block is not None and stage["outputs"][-1] != names.in_block(block, names.OUTPUT):
             raise RuntimeError(f"{stage['name']} must end with its block output")
     return stages
+
+
+def first_pass(stage: dict) -> list[str]:
+    """What the page's pass over a new image keeps of a part: every output of the embeddings and the
+    head, a block's attention probabilities and output (what analysis.onnx and the views read without
+    re-running the block). Written into the manifest: the page, its preview and the benchmark read it."""
+    block = names.block_of(stage["name"])
+    return list(stage["outputs"]) if block is None else [names.in_block(block, names.PROBS), names.in_block(block, names.OUTPUT)]
 
 
 def split(whole: Path, stages: list[dict], out_dir: Path, fp16: bool = False) -> list[dict]:
@@ -97,7 +105,7 @@ def split(whole: Path, stages: list[dict], out_dir: Path, fp16: bool = False) ->
             store_fp16(model)
         onnx.checker.check_model(model)
         onnx.save(model, str(out_dir / file))
-        parts.append({**stage, "file": file})
+        parts.append({**stage, "file": file, "first_pass": first_pass(stage)})
     return parts
 
 

@@ -22,8 +22,8 @@ def named_parameters(model: nn.Module, family: Family) -> list[tuple[str, str, n
             conv.weight),
            (names.PATCH_BIAS, "patch-embedding bias, one per hidden unit", conv.bias)]
     for i, block in enumerate(family.blocks(model)):
-        for tensor, attribute, where in (("norm_before", family.norm_before, "before attention"),
-                                         ("norm_after", family.norm_after, "before the MLP")):
+        for tensor, attribute, where in ((names.NORM_BEFORE, family.norm_before, "before attention"),
+                                         (names.NORM_AFTER, family.norm_after, "before the MLP")):
             norm, name = block.get_submodule(attribute), names.in_block(i, tensor)
             out.append((names.scale(name), f"block {i + 1} LayerNorm {where}: scale γ", norm.weight))
             out.append((names.shift(name), f"block {i + 1} LayerNorm {where}: shift β", norm.bias))

@@ -106,7 +106,7 @@ def build_manifest(name, title, model_ref, model, family, recipe, specs, shapes,
         "hidden_size": config.hidden_size,
         "num_heads": config.num_attention_heads,
         "head_size": config.hidden_size // config.num_attention_heads,
-        "mlp_size": shapes[names.in_block(0, "mlp.pre_act")][-1],
+        "mlp_size": shapes[names.in_block(0, names.MLP_PRE_ACT)][-1],
         "num_layers": config.num_hidden_layers,
         "activation": config.hidden_act,
         "layer_norm_eps": config.layer_norm_eps,
@@ -207,7 +207,7 @@ def export_model(model_ref: str, out_root: Path, name: str | None = None, title:
                                   shapes, parts, sample_entries, diffs, parameters, storage)
         with progress.step("building and checking the analysis graph"):
             onnx.save(analysis.build(manifest, model, family), staging / "analysis.onnx")
-            lens_diff = analysis.lens_error(analysis.run(staging / "analysis.onnx", exported), exported["logits"])
+            lens_diff = analysis.lens_error(analysis.run(staging / "analysis.onnx", exported), exported[names.LOGITS])
         if lens_diff > TOLERANCE:
             raise ExportError(f"analysis.onnx: the logit lens of CLS differs from the model's probabilities "
                               f"by {lens_diff:.2e}")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import onnx
 from onnx import TensorProto, helper
 
+from .shared import names
+
 MODES = {"bilinear": ("linear", -0.75), "bicubic": ("cubic", -0.5)}  # PIL's bicubic uses a = -0.5
 OPSET = 19  # Resize with antialias and axes
 
@@ -39,7 +41,7 @@ def build(resample: str) -> onnx.ModelProto:
         helper.make_node("Mul", ["cropped", "rescale"], ["scaled"]),
         helper.make_node("Sub", ["scaled", "mean"], ["centred"]),
         helper.make_node("Div", ["centred", "std"], ["normalised"]),
-        helper.make_node("Transpose", ["normalised"], ["pixel_values"], perm=[0, 3, 1, 2]),  # (1, 3, H, W)
+        helper.make_node("Transpose", ["normalised"], [names.PIXELS], perm=[0, 3, 1, 2]),  # (1, 3, H, W)
     ]
     constants = [
         helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
@@ -57,7 +59,7 @@ def build(resample: str) -> onnx.ModelProto:
         helper.make_tensor_value_info("mean", TensorProto.FLOAT, [3]),
         helper.make_tensor_value_info("std", TensorProto.FLOAT, [3]),
     ]
-    outputs = [helper.make_tensor_value_info("pixel_values", TensorProto.FLOAT, [1, 3, "height", "width"])]
+    outputs = [helper.make_tensor_value_info(names.PIXELS, TensorProto.FLOAT, [1, 3, "height", "width"])]
     graph = helper.make_graph(nodes, "preprocess", inputs, outputs, constants)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="vit-lens")
     model.ir_version = 9

@@ -32,7 +32,7 @@ def tensor_specs(family: Family, num_layers: int) -> list[TensorSpec]:
     specs = [
         TensorSpec(names.PATCH_CONV, names.EMBEDDINGS,
                    "patch-embedding convolution output: one channel map per hidden unit over the patch grid"),
-        TensorSpec("embeddings.patches", names.EMBEDDINGS,
+        TensorSpec(names.PATCHES, names.EMBEDDINGS,
                    "patch embeddings flattened to one token per patch"),
         TensorSpec(names.WITH_CLS, names.EMBEDDINGS,
                    "patch tokens after the learned " + " and ".join(family.token_labels)
@@ -46,36 +46,36 @@ def tensor_specs(family: Family, num_layers: int) -> list[TensorSpec]:
     for i in range(num_layers):
         stage, n = names.block(i), i + 1
 
-        def spec(part, meaning):
+        def spec(part, meaning, i=i, stage=stage):
             return TensorSpec(names.in_block(i, part), stage, meaning)
         specs += [
-            spec("norm_before", f"block {n} input after the LayerNorm before attention"),
-            spec("attention.query", f"block {n} queries, per head"),
-            spec("attention.key", f"block {n} keys, per head"),
-            spec("attention.value", f"block {n} values, per head"),
-            spec("attention.scores", f"block {n} attention scores Q.K^T / sqrt(head size), before softmax"),
-            spec("attention.probs", f"block {n} attention probabilities: softmax of the scores over keys"),
-            spec("attention.context", f"block {n} attention-weighted sum of values, heads concatenated"),
-            spec("attention.output", f"block {n} attention output after the output projection"),
+            spec(names.NORM_BEFORE, f"block {n} input after the LayerNorm before attention"),
+            spec(names.QUERY, f"block {n} queries, per head"),
+            spec(names.KEY, f"block {n} keys, per head"),
+            spec(names.VALUE, f"block {n} values, per head"),
+            spec(names.SCORES, f"block {n} attention scores Q.K^T / sqrt(head size), before softmax"),
+            spec(names.PROBS, f"block {n} attention probabilities: softmax of the scores over keys"),
+            spec(names.CONTEXT, f"block {n} attention-weighted sum of values, heads concatenated"),
+            spec(names.ATTENTION_OUTPUT, f"block {n} attention output after the output projection"),
         ]
         if family.layer_scale:
-            specs.append(spec("layer_scale1", f"block {n} attention output scaled per channel by layer-scale"))
+            specs.append(spec(names.LAYER_SCALE1, f"block {n} attention output scaled per channel by layer-scale"))
         specs += [
-            spec("residual", f"block {n} first residual: block input plus attention branch"),
-            spec("norm_after", f"block {n} first residual after the LayerNorm before the MLP"),
-            spec("mlp.pre_act", f"block {n} MLP first linear layer, before the activation"),
-            spec("mlp.post_act", f"block {n} MLP hidden units after the GELU activation"),
-            spec("mlp.output", f"block {n} MLP output after the second linear layer"),
+            spec(names.RESIDUAL, f"block {n} first residual: block input plus attention branch"),
+            spec(names.NORM_AFTER, f"block {n} first residual after the LayerNorm before the MLP"),
+            spec(names.MLP_PRE_ACT, f"block {n} MLP first linear layer, before the activation"),
+            spec(names.MLP_POST_ACT, f"block {n} MLP hidden units after the GELU activation"),
+            spec(names.MLP_OUTPUT, f"block {n} MLP output after the second linear layer"),
         ]
         if family.layer_scale:
-            specs.append(spec("layer_scale2", f"block {n} MLP output scaled per channel by layer-scale"))
-        specs.append(spec("output", f"block {n} output: first residual plus MLP branch"))
+            specs.append(spec(names.LAYER_SCALE2, f"block {n} MLP output scaled per channel by layer-scale"))
+        specs.append(spec(names.OUTPUT, f"block {n} output: first residual plus MLP branch"))
     specs += [
         TensorSpec(names.FINAL_NORM, names.HEAD, "tokens after the final LayerNorm"),
         TensorSpec(names.POOLED, names.HEAD, "the vector the classifier reads: " + family.pooled),
     ]
     if "distillation_classifier" in family.head:
-        specs.append(TensorSpec("pooled_distillation", names.HEAD,
+        specs.append(TensorSpec(names.POOLED_DISTILLATION, names.HEAD,
                                 "the distillation-token vector the distillation classifier reads"))
     specs.append(TensorSpec(names.LOGITS, names.HEAD, "class scores: " + family.head))
     return specs
@@ -95,12 +95,10 @@ def _recording_attention(module, query, key, value, attention_mask, scaling, dro
     context = torch.matmul(probs, value).transpose(1, 2).contiguous()  # (batch, tokens, heads, head size)
     record = getattr(module, "_vitlens_record", None)
     if record is not None:
-        prefix = module._vitlens_prefix
-        record(prefix + "query", query)
-        record(prefix + "key", key)
-        record(prefix + "value", value)
-        record(prefix + "scores", scores)
-        record(prefix + "probs", probs)
+        block = module._vitlens_block
+        for part, tensor in ((names.QUERY, query), (names.KEY, key), (names.VALUE, value), (names.SCORES, scores),
+                             (names.PROBS, probs)):
+            record(names.in_block(block, part), tensor)
     return context, probs
 
 
@@ -132,35 +130,35 @@ class Probe:
         base = fam.base_model(model)
         emb = base.embeddings
         self._on_output(emb.patch_embeddings.projection, names.PATCH_CONV)
-        self._on_output(emb.patch_embeddings, "embeddings.patches")
+        self._on_output(emb.patch_embeddings, names.PATCHES)
         self._handles.append(emb.patch_embeddings.register_forward_hook(self._record_tokens))
         if fam.name == "dinov2":
             resize = emb.interpolate_pos_encoding
             emb.interpolate_pos_encoding = lambda *a: self._record_position(resize(*a))
         self._on_output(emb, names.EMBEDDINGS_OUTPUT)
         for i, block in enumerate(fam.blocks(model)):
-            self._on_output(block.get_submodule(fam.norm_before), names.in_block(i, "norm_before"))
+            self._on_output(block.get_submodule(fam.norm_before), names.in_block(i, names.NORM_BEFORE))
             self_attention = block.attention.attention
             self_attention._vitlens_record = self.record
-            self_attention._vitlens_prefix = names.in_block(i, "attention.")
-            self._on_output(self_attention, names.in_block(i, "attention.context"))
-            self._on_output(block.attention.output, names.in_block(i, "attention.output"))
+            self_attention._vitlens_block = i
+            self._on_output(self_attention, names.in_block(i, names.CONTEXT))
+            self._on_output(block.attention.output, names.in_block(i, names.ATTENTION_OUTPUT))
             if fam.layer_scale:
-                self._on_output(block.get_submodule(fam.layer_scale[0]), names.in_block(i, "layer_scale1"))
-            self._on_input(block.get_submodule(fam.norm_after), names.in_block(i, "residual"))
-            self._on_output(block.get_submodule(fam.norm_after), names.in_block(i, "norm_after"))
-            self._on_output(block.get_submodule(fam.mlp_in), names.in_block(i, "mlp.pre_act"))
-            self._on_output(block.get_submodule(fam.mlp_act), names.in_block(i, "mlp.post_act"))
-            self._on_output(block.get_submodule(fam.mlp_out), names.in_block(i, "mlp.output"))
+                self._on_output(block.get_submodule(fam.layer_scale[0]), names.in_block(i, names.LAYER_SCALE1))
+            self._on_input(block.get_submodule(fam.norm_after), names.in_block(i, names.RESIDUAL))
+            self._on_output(block.get_submodule(fam.norm_after), names.in_block(i, names.NORM_AFTER))
+            self._on_output(block.get_submodule(fam.mlp_in), names.in_block(i, names.MLP_PRE_ACT))
+            self._on_output(block.get_submodule(fam.mlp_act), names.in_block(i, names.MLP_POST_ACT))
+            self._on_output(block.get_submodule(fam.mlp_out), names.in_block(i, names.MLP_OUTPUT))
             if fam.layer_scale:
-                self._on_output(block.get_submodule(fam.layer_scale[1]), names.in_block(i, "layer_scale2"))
-            self._on_output(block, names.in_block(i, "output"))
+                self._on_output(block.get_submodule(fam.layer_scale[1]), names.in_block(i, names.LAYER_SCALE2))
+            self._on_output(block, names.in_block(i, names.OUTPUT))
         self._on_output(base.layernorm, names.FINAL_NORM)
         if hasattr(model, "classifier"):
             self._on_input(model.classifier, names.POOLED)
         else:
             self._on_input(model.cls_classifier, names.POOLED)
-            self._on_input(model.distillation_classifier, "pooled_distillation")
+            self._on_input(model.distillation_classifier, names.POOLED_DISTILLATION)
         self._saved_attn = model.config._attn_implementation
         model.config._attn_implementation = ATTENTION
         return self
@@ -188,7 +186,7 @@ class Probe:
             h.remove()
         vars(self.family.base_model(self.model).embeddings).pop("interpolate_pos_encoding", None)
         for block in self.family.blocks(self.model):
-            del block.attention.attention._vitlens_record, block.attention.attention._vitlens_prefix
+            del block.attention.attention._vitlens_record, block.attention.attention._vitlens_block
         self.model.config._attn_implementation = self._saved_attn
         return False
 

@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from vit_lens.paths import WEB  # noqa: E402
-from vit_lens.precache import write  # noqa: E402
+from vit_lens.paths import WEB
+from vit_lens.precache import write
 
 if __name__ == "__main__":
     listing = write(WEB)

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from serve import make_server  # noqa: E402
-from tests.e2e.conftest import CHROMIUM, FLAGS, READY  # noqa: E402
+from bench.chromium import CHROMIUM, FLAGS, READY  # noqa: E402
 
 
 def main(fragment: str = "#image=chelsea", out: str = "docs/page.png", *clicks: str,

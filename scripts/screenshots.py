@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from screenshot import main as shoot  # noqa: E402
+from screenshot import main as shoot
 
 DETAIL = "#image=chelsea&view=detail&layer=2&token=5"
 

@@ -20,5 +20,8 @@ if [ "${#need[@]}" -gt 0 ]; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# Lint first: ruff (pyproject.toml) and ESLint (eslint.config.mjs), zero findings.
+.venv/bin/ruff check .
+npx --no-install eslint .
 export VITLENS_TEST_SH=1  # tests/xbrowser: a missing browser is a failure here, never a skip
 exec .venv/bin/python -m pytest "$@"

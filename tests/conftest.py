@@ -8,8 +8,9 @@ from transformers import (BitImageProcessor, DeiTConfig, DeiTForImageClassificat
                           DeiTForImageClassificationWithTeacher, Dinov2Config, Dinov2ForImageClassification,
                           ViTConfig, ViTForImageClassification, ViTImageProcessor)
 
+BROWSER_SUITES = ("e2e", "xbrowser")  # the folders whose tests start a browser
 LABELS = {0: "cat", 1: "dog", 2: "ship"}
-IMAGENET = dict(image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225])
+IMAGENET = {"image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225]}
 
 
 def _small(config_class, **kw):
@@ -56,3 +57,10 @@ def exported(tiny_checkpoints, tmp_path_factory) -> tuple[Path, dict[str, Path]]
     out = tmp_path_factory.mktemp("web-model")
     return out, {kind: export_model(str(folder), out, name=f"tiny-{kind}".replace("_", "-"), weights="fp32")
                  for kind, folder in tiny_checkpoints.items()}
+
+
+def pytest_collection_modifyitems(items):
+    """Every test that starts a browser is marked `browser`: `pytest -m "not browser"` is the fast lane."""
+    for item in items:
+        if item.path.parent.name in BROWSER_SUITES:
+            item.add_marker(pytest.mark.browser)

@@ -104,7 +104,7 @@ def test_logit_lens_matches_the_model_with_the_token_in_cls_place(exported, tiny
 
 
 def test_a_zero_token_has_zero_similarity_not_nan(exported, tiny_checkpoints):
-    manifest, values, _, _, _ = run_both(exported, tiny_checkpoints, "vit")
+    _manifest, values, _, _, _ = run_both(exported, tiny_checkpoints, "vit")
     values = dict(values, **{"embeddings.output": values["embeddings.output"].copy()})
     values["embeddings.output"][0, 3] = 0
     out = analysis.run(exported[1]["vit"] / "analysis.onnx", values)

@@ -30,7 +30,7 @@ def photos(folder, licences):
 
 def test_export_writes_relative_to_the_current_folder_with_progress_and_own_samples(
         tiny_checkpoints, tmp_path, monkeypatch, capsys):
-    samples = photos(tmp_path / "photos", {"my-cat": "licence: CC0\nsource: my garden\nlabel: cat",
+    photos(tmp_path / "photos", {"my-cat": "licence: CC0\nsource: my garden\nlabel: cat",
                                            "boat": "License: CC BY 4.0, Jane Doe\ntitle: A boat"})
     monkeypatch.chdir(tmp_path)
     code = main(["export", "--model", str(tiny_checkpoints["vit"]), "--out", "models", "--name", "mine",

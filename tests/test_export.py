@@ -26,18 +26,23 @@ def hooked_reference(model, family, pixel_values):
     """Tensors read off the unmodified model with plain forward hooks and its own outputs."""
     seen = {}
     handles = []
-    blocks = family.blocks(model)
-    for i, block in enumerate(blocks):
+
+    def keep(module, key, per_head=None):
+        """Record the module's output as `key`; `per_head`: the attention whose heads it is split into."""
+        def hook(m, inp, out):
+            a = per_head
+            seen[key] = out if a is None else out.view(out.shape[0], -1, a.num_attention_heads,
+                                                        a.attention_head_size).transpose(1, 2)
+        handles.append(module.register_forward_hook(hook))
+
+    for i, block in enumerate(family.blocks(model)):
         for name, path in (("norm_before", family.norm_before), ("norm_after", family.norm_after),
                            ("mlp.pre_act", family.mlp_in), ("mlp.post_act", family.mlp_act),
                            ("mlp.output", family.mlp_out), ("attention.output", "attention.output")):
-            handles.append(block.get_submodule(path).register_forward_hook(
-                lambda m, inp, out, key=names.in_block(i, name): seen.__setitem__(key, out)))
+            keep(block.get_submodule(path), names.in_block(i, name))
         attention = block.attention.attention
         for name in ("query", "key", "value"):
-            handles.append(getattr(attention, name).register_forward_hook(
-                lambda m, inp, out, key=names.in_block(i, f"attention.{name}"), a=attention: seen.__setitem__(
-                    key, out.view(out.shape[0], -1, a.num_attention_heads, a.attention_head_size).transpose(1, 2))))
+            keep(getattr(attention, name), names.in_block(i, f"attention.{name}"), attention)
     handles.append(family.base_model(model).embeddings.patch_embeddings.projection.register_forward_hook(
         lambda m, inp, out: seen.__setitem__("embeddings.patch_conv", out)))
     with torch.no_grad():
@@ -46,7 +51,7 @@ def hooked_reference(model, family, pixel_values):
         h.remove()
     seen["logits"] = out.logits
     seen["embeddings.output"] = out.hidden_states[0]
-    for i in range(len(blocks)):
+    for i in range(len(family.blocks(model))):
         seen[names.in_block(i, "output")] = out.hidden_states[i + 1]
         seen[names.in_block(i, "attention.probs")] = out.attentions[i]
     return {k: v.detach().numpy() for k, v in seen.items()}

@@ -82,7 +82,7 @@ def test_new_images_are_held_out_after_all_an_earlier_run_saw():
 def test_a_run_without_the_held_out_images_and_without_unseen_ones_is_refused(tmp_path, settings):
     earlier = {"per_class": 5000, "first_image": 2600, "held_out": 0.04, "seen_per_class": 5000}
     args = Namespace(**{**SETTINGS, "first_image": 0, **settings}, start_from=weights(tmp_path, **earlier))
-    with pytest.raises(ValueError, match="keep its held-out images use --first-image .* raise --per-class above 5000"):
+    with pytest.raises(ValueError, match=r"keep its held-out images use --first-image .* raise --per-class above 5000"):
         loop.start_from(None, args)
 
 
@@ -104,7 +104,7 @@ def test_a_higher_first_block_is_refused(tmp_path):
 
 def test_a_damaged_file_is_refused(tmp_path):
     args = Namespace(**SETTINGS, first_image=0, start_from=weights(tmp_path, digest="0" * 64))
-    with pytest.raises(ValueError, match="is not the file its .json describes"):
+    with pytest.raises(ValueError, match=r"is not the file its \.json describes"):
         loop.start_from(None, args)
 
 

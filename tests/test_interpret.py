@@ -11,13 +11,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "web" / "py"))
 
-import interpret  # noqa: E402
-import tensors  # noqa: E402
-import tensor_names as names  # noqa: E402
-from export import analysis, fidelity  # noqa: E402
-from export.pipeline import load  # noqa: E402
-from export.preprocess import preprocess  # noqa: E402
-from export.samples import SAMPLES  # noqa: E402
+import interpret
+import tensors
+import tensor_names as names
+from export import analysis, fidelity
+from export.pipeline import load
+from export.preprocess import preprocess
+from export.samples import SAMPLES
 
 
 @pytest.fixture(scope="module", params=["dinov2", "deit_teacher"])

@@ -16,10 +16,10 @@ ARCHITECTURES = (VIT, DEIT, DEIT_TEACHER, DINOV2)
 
 BLOCK = ("Model", "Embeddings", "PatchEmbeddings", "Encoder", "Layer", "Attention", "SelfAttention", "SelfOutput")
 EXPECTED_CLASSES = {
-    VIT: {VIT, *(f"ViT{p}" for p in BLOCK + ("Intermediate", "Output"))},
-    DEIT: {DEIT, *(f"DeiT{p}" for p in BLOCK + ("Intermediate", "Output"))},
-    DEIT_TEACHER: {DEIT_TEACHER, *(f"DeiT{p}" for p in BLOCK + ("Intermediate", "Output"))},
-    DINOV2: {DINOV2, *(f"Dinov2{p}" for p in BLOCK + ("LayerScale", "MLP"))},
+    VIT: {VIT, *(f"ViT{p}" for p in (*BLOCK, "Intermediate", "Output"))},
+    DEIT: {DEIT, *(f"DeiT{p}" for p in (*BLOCK, "Intermediate", "Output"))},
+    DEIT_TEACHER: {DEIT_TEACHER, *(f"DeiT{p}" for p in (*BLOCK, "Intermediate", "Output"))},
+    DINOV2: {DINOV2, *(f"Dinov2{p}" for p in (*BLOCK, "LayerScale", "MLP"))},
 }
 COMMON_CONCEPTS = {"patch", "token", "CLS token", "position embedding", "attention head", "residual connection",
                    "LayerNorm", "GELU", "softmax"}

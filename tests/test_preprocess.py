@@ -25,7 +25,7 @@ def run_graph(graph_path: Path, image: Image.Image, recipe: dict) -> np.ndarray:
     return session.run(["pixel_values"], feeds)[0]
 
 
-IMAGENET = dict(image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225])
+IMAGENET = {"image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225]}
 PROCESSORS = {
     "vit-squash-bilinear": ViTImageProcessor(size={"height": 224, "width": 224}, **IMAGENET),
     "dinov2-edge-crop-bicubic": BitImageProcessor(size={"shortest_edge": 256}, crop_size={"height": 224, "width": 224},

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import serve  # noqa: E402
+import serve
 
 SECRET = b"TOP-SECRET-do-not-serve"
 
@@ -116,7 +116,7 @@ def test_content_type_helper_without_server():
 
 @pytest.mark.parametrize("path", ["/", "/a.wasm", "/does-not-exist", "/../secret"])
 def test_isolation_headers_on_every_response(server, path):
-    status, headers, _ = get(server, path)
+    _status, headers, _ = get(server, path)
     assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
     assert headers["Cross-Origin-Embedder-Policy"] == "require-corp"
     assert headers["Cross-Origin-Resource-Policy"] == "same-origin"
@@ -144,7 +144,7 @@ def test_no_directory_listing(server):
 
 
 def test_unchanged_files_are_revalidated_with_a_304(server, site):
-    status, headers, body = get(server, "/a.json")
+    status, headers, _body = get(server, "/a.json")
     assert status == 200 and headers["ETag"] and headers["Cache-Control"] == "no-cache"
     host, port = server.server_address[:2]
     req = urllib.request.Request(f"http://{host}:{port}/a.json", headers={"If-None-Match": headers["ETag"]})

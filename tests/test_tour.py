@@ -10,15 +10,15 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "web" / "py"))
 
-import tour  # noqa: E402
-from manifest import Manifest  # noqa: E402
-import tensors  # noqa: E402
-import tensor_names as names  # noqa: E402
-from export import analysis, fidelity  # noqa: E402
-from export.parameters import named_parameters  # noqa: E402
-from export.pipeline import load  # noqa: E402
-from export.preprocess import preprocess  # noqa: E402
-from export.samples import SAMPLES  # noqa: E402
+import tour
+from manifest import Manifest
+import tensors
+import tensor_names as names
+from export import analysis, fidelity
+from export.parameters import named_parameters
+from export.pipeline import load
+from export.preprocess import preprocess
+from export.samples import SAMPLES
 
 KINDS = ("vit", "deit_teacher", "dinov2")
 
@@ -57,7 +57,7 @@ def test_every_step_is_short_and_numbers_match_numpy(run):
     row, col = divmod(patch, m.grid[1])
     p = m.patch_size
     pixels = values[names.PIXELS][0][:, row * p:(row + 1) * p, col * p:(col + 1) * p]
-    for u, total, bias, y, model in step["numbers"]["units"]:
+    for u, total, _bias, y, model in step["numbers"]["units"]:
         assert total == pytest.approx(float((params[names.PATCH_KERNEL][u] * pixels).sum()), abs=1e-4)
         assert y == pytest.approx(model, abs=1e-4) and model == conv[u, row, col]
     np.testing.assert_array_equal(step["numbers"]["vector"], conv[:, row, col])
@@ -102,7 +102,8 @@ def test_every_step_is_short_and_numbers_match_numpy(run):
     assert step["numbers"]["top"][0][0] == final
     later = np.argmax(lens, 1)[step["numbers"]["wins"]:]
     assert (later == final).all() and (step["numbers"]["wins"] == 0 or np.argmax(lens[step["numbers"]["wins"] - 1]) != final)
-    assert step["numbers"]["first"] == min(int(np.argmax(np.argmax(lens, 1) == final)) if (np.argmax(lens, 1) == final).any() else 99, step["numbers"]["wins"])
+    agrees = np.argmax(lens, 1) == final
+    assert step["numbers"]["first"] == min(int(np.argmax(agrees)) if agrees.any() else 99, step["numbers"]["wins"])
     steps.append(step)
     steps += [tour.try_it(m, probabilities), tour.next_steps(m, patch)]
 

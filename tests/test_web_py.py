@@ -10,11 +10,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "web" / "py"))
 
-import geometry  # noqa: E402
-import overview  # noqa: E402
-import state  # noqa: E402
-import tensors  # noqa: E402
-from manifest import FORMAT, Manifest, ManifestError  # noqa: E402
+import geometry
+import overview
+import state
+import tensors
+from manifest import FORMAT, Manifest, ManifestError
 
 RNG = np.random.default_rng(0)
 
@@ -97,6 +97,25 @@ def test_state_round_trips_through_the_url():
     s = state.State(model="m", image="chelsea", view="detail", layer=3, token=17, tensor="layer.3.mlp.pre_act")
     parsed, problems = state.parse(state.serialize(s))
     assert parsed == s and problems == []
+    assert state.serialize(s) == "#model=m&image=chelsea&view=detail&layer=3&token=17&tensor=layer.3.mlp.pre_act"
+    chosen = state.replace_fields(s, view="interpretation", mode="robust", kind="attention", head="4", fusion="max",
+                                  opacity=0.35, block=0)
+    assert state.parse(state.serialize(chosen)) == (chosen, [])
+    assert "mode=robust&kind=attention&head=4&fusion=max&opacity=0.35&block=0" in state.serialize(chosen)
+    same = state.replace_fields(chosen, block=3)  # Interpretation's block is Model detail's: written once
+    assert "block=" not in state.serialize(same) and state.parse(state.serialize(same)) == (same, [])
+
+
+def test_the_views_choices_are_checked():
+    parsed, problems = state.parse("#kind=nope&mode=x&fusion=median&head=first&opacity=2&block=b")
+    assert parsed == state.State() and len(problems) == 6, problems
+    assert "unknown kind 'nope'; showing 'similarity'" in problems[0]
+    fixed, problems = state.validate(state.State(image="a", head="7", block=13), MANIFEST, ["a"])
+    assert (fixed.head, fixed.block) == ("mean", None) and len(problems) == 2
+    assert state.validate(state.State(image="a", head="6", block=0), MANIFEST, ["a"]) == (
+        state.State(image="a", head="6", block=0), [])
+    with pytest.raises(ValueError, match="unknown kind"):
+        state.replace_fields(state.State(), kind="nope")
 
 
 def test_a_local_model_reads_as_such_in_the_url():
@@ -115,7 +134,7 @@ def test_the_tour_step_lives_in_the_url():
 
 
 def test_state_problems_are_explained():
-    parsed, problems = state.parse("#view=nope&layer=abc&token=&head=2")  # head: an old URL's, ignored
+    parsed, problems = state.parse("#view=nope&layer=abc&token=&head=2")
     assert parsed.view == "overview" and len(problems) == 3
     fixed, problems = state.validate(state.State(image="upload", layer=13, token=257), MANIFEST, ["a", "b"])
     assert (fixed.image, fixed.layer, fixed.token) == ("a", 1, 0)
@@ -140,7 +159,8 @@ def test_overview_shapes_come_from_the_manifest(exported):
         block = overview.level(typed, "block.1")
         assert ("ls1" in [n["id"] for n in block["nodes"]]) == (kind == "dinov2")
         attention = overview.level(typed, "attention.1")
-        assert {e["shape"] for e in attention["edges"]} >= {f"4×{manifest['tokens']}×8", f"4×{manifest['tokens']}×{manifest['tokens']}"}
+        tokens = manifest["tokens"]
+        assert {e["shape"] for e in attention["edges"]} >= {f"4×{tokens}×8", f"4×{tokens}×{tokens}"}
         for level_id in ("model", "encoder", "block.0", "attention.1"):
             level = overview.level(typed, level_id)
             ids = {n["id"] for n in level["nodes"]}
@@ -164,8 +184,8 @@ def test_a_manifest_of_another_format_or_kind_is_refused(exported):
     _, folders = exported
     manifest = json.loads((folders["vit"] / "manifest.json").read_text())
     assert manifest["format"] == FORMAT and Manifest.from_json(manifest).name == "tiny-vit"
-    with pytest.raises(ManifestError, match="manifest.json is of format 2 and this page reads format 1"):
-        Manifest.from_json({**manifest, "format": 2})
+    with pytest.raises(ManifestError, match=f"manifest.json is of format {FORMAT + 1} and this page reads format {FORMAT}"):
+        Manifest.from_json({**manifest, "format": FORMAT + 1})
     with pytest.raises(ManifestError, match="not a JSON object"):
         Manifest.from_json([manifest])
 
@@ -283,7 +303,8 @@ def test_layer_norm_matches_torch():
                                               torch.from_numpy(beta), eps=1e-6).numpy()
     got = operations.layer_norm(tensors.as_floats(x.tobytes()), gamma.tolist(), beta.tolist(), 1e-6)
     np.testing.assert_allclose(got["output"], expected, rtol=1e-5, atol=1e-5)
-    assert got["mean"] == pytest.approx(x.astype(np.float64).mean()) and got["variance"] == pytest.approx(x.astype(np.float64).var())
+    wide = x.astype(np.float64)
+    assert got["mean"] == pytest.approx(wide.mean()) and got["variance"] == pytest.approx(wide.var())
     with pytest.raises(ValueError):
         operations.layer_norm([1.0, 2.0], [1.0], [0.0], 1e-6)
 
@@ -336,8 +357,10 @@ def test_encoder_level_puts_every_block_output_side_by_side():
 
 
 def test_a_url_that_names_a_block_is_told_from_the_default():
-    assert state.names_layer("#model=m&view=interpretation&layer=11")
-    assert not state.names_layer("#model=m&view=interpretation") and not state.names_layer("")
+    assert state.parse("#model=m&view=interpretation&layer=11")[0].block == 11  # Interpretation opens there too
+    assert state.parse("#model=m&view=interpretation")[0].block is None and state.parse("")[0].block is None
+    assert state.parse("#model=m&view=detail&layer=11")[0].block is None  # Model detail's block alone
+    assert state.parse("#model=m&view=interpretation&layer=11&block=0")[0].block == 0
 
 
 def test_another_model_keeps_image_and_view_but_not_the_previous_models_block():
@@ -345,6 +368,10 @@ def test_another_model_keeps_image_and_view_but_not_the_previous_models_block():
     after = state.for_model(before, "b")
     assert (after.model, after.image, after.view) == ("b", "chelsea", "interpretation")
     assert (after.layer, after.token, after.tensor) == (state.State.layer, state.State.token, "")
+    styled = state.replace_fields(before, kind="rollout", fusion="min", head="3", mode="tensor", opacity=0.5, block=4)
+    after = state.for_model(styled, "b")
+    assert (after.kind, after.fusion, after.mode, after.opacity) == ("rollout", "min", "tensor", 0.5)
+    assert (after.head, after.block) == ("mean", None)  # the previous model's head and block
 
 
 def test_the_page_ships_every_python_file_it_has():

@@ -51,7 +51,7 @@ def cache_states(model, data: Path, per_class: int, first: int, work: Path,
             save_chunk(path, chunk.half().numpy())
         chunk = torch.from_numpy(np.load(path))
         if states is None:  # one allocation: the cache is several GB
-            states = torch.empty((rows * len(starts),) + tuple(chunk.shape[1:]), dtype=torch.float16)
+            states = torch.empty((rows * len(starts), *tuple(chunk.shape[1:])), dtype=torch.float16)
         states[n * rows:(n + 1) * rows] = chunk
     labels = per_class_label(rows * len(starts))
     return states, labels

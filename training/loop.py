@@ -121,5 +121,5 @@ def train(model, args, views, labels: np.ndarray, run_dir: Path, held: np.ndarra
         elif step % args.checkpoint_every == 0:
             save()
     progress.close()
-    return {"held_out_images": int(len(val_rows)), "train_images": int(len(train_rows)),
+    return {"held_out_images": len(val_rows), "train_images": len(train_rows),
             "steps": total, "epochs": round(total * args.batch / len(train_rows), 2), "history": history}

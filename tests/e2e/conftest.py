@@ -10,13 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from bench.chromium import CHROMIUM, FLAGS, READY
+
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
 BROWSER_LOG = ROOT / "test-artifacts" / "chromium.log"
-READY = "document.body.dataset.status === 'ready' || document.body.dataset.status === 'error'"
 
 
 def serve(server):

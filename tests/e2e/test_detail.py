@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -25,6 +26,15 @@ def hover_cell(page, x, y):
     readout = page.locator("#detail-readout")
     return int(readout.get_attribute("data-map")), int(readout.get_attribute("data-cell")), \
         float(readout.get_attribute("data-value")), readout.inner_text()
+
+
+def legend_ends(page):
+    return page.eval_on_selector_all("#detail-legend .legend-end", "es => es.map(e => e.textContent)")
+
+
+def canvas_picture(page):
+    """The maps as drawn: the canvas's pixels as a PNG data URL."""
+    return page.eval_on_selector("#detail-canvas", "c => c.toDataURL()")
 
 
 def native_value(name, shape, map_index, cell, reference):
@@ -57,6 +67,38 @@ def test_hovered_values_equal_cpython(watched, site, tensor):
     watched.assert_clean()
 
 
+def test_a_drawn_pixel_is_the_colour_map_at_the_level_python_computed(watched, site):
+    """From the tensor to the pixel: the page's own values, levelled by the page's Python code (run
+    here in CPython), coloured by the page's viridis, are the canvas's pixels under the pointer."""
+    sys.path.insert(0, str(WEB / "py"))
+    import detail
+    import tensors
+    from manifest import Manifest
+    watched.open(site, f"#model={NAME}&image=chelsea&view=detail")
+    page = watched.page
+    page.wait_for_function("document.getElementById('detail-canvas').dataset.tensor === 'layer.0.output'")
+    values = page_tensor(page, "layer.0.output")
+    lay = detail.layout(list(values.shape), Manifest.from_json(MANIFEST))
+    levels, _ = detail.levels(tensors.as_floats(values.tobytes()), lay, 0, 96, "channel")
+    viridis = page.evaluate("async () => (await import(new URL('js/colours.js', location.href).href))"
+                            ".VIRIDIS.map((c) => [c.r, c.g, c.b])")
+    seen = set()
+    for x, y in [(3, 3), (30, 40), (150, 60), (60, 10)]:  # inside maps, not in the gaps between them
+        page.evaluate("delete document.getElementById('detail-readout').dataset.value")  # no stale readout
+        map_index, cell, _, _ = hover_cell(page, x, y)
+        pixel = page.evaluate("""([x, y]) => {
+            const canvas = document.getElementById('detail-canvas');
+            const px = Math.floor((x - canvas.clientLeft) / canvas.clientWidth * canvas.width);
+            const py = Math.floor((y - canvas.clientTop) / canvas.clientHeight * canvas.height);
+            return Array.from(canvas.getContext('2d').getImageData(px, py, 1, 1).data);
+        }""", [x, y])
+        level = levels[map_index * lay["cells"] + cell]
+        assert pixel == [*viridis[level], 255], (x, y, map_index, cell, level)
+        seen.add(level)
+    assert len(seen) > 1  # not one colour everywhere
+    watched.assert_clean()
+
+
 def test_blocks_modes_and_pages(watched, site):
     watched.open(site, f"#model={NAME}&image=chelsea&view=detail")
     page = watched.page
@@ -71,9 +113,28 @@ def test_blocks_modes_and_pages(watched, site):
     assert page.inner_text("#detail-page") == f"maps 1–{MANIFEST['num_heads']} of {MANIFEST['num_heads']}"
     page.select_option("#detail-tensor", "layer.4.attention.query")
     page.wait_for_function("document.getElementById('detail-canvas').dataset.tensor === 'layer.4.attention.query'")
+    query = fidelity.run_parts(MODEL, MANIFEST["stages"], page_tensor(page, "pixel_values"))["layer.4.attention.query"]
+    span = float(np.ptp(query))
+    pictures = {"channel": canvas_picture(page)}
+    ends = legend_ends(page)
     for mode in ("tensor", "robust", "channel"):
         page.select_option("#detail-mode", mode)
-        page.wait_for_timeout(300)
+        page.wait_for_function("(before) => document.getElementById('detail-legend').textContent !== before",
+                               arg="".join(ends))
+        if mode == "channel":  # the default: the URL no longer names a mode
+            page.wait_for_function("!location.hash.includes('mode=')")
+        else:
+            wait_hash(page, f"mode={mode}")
+        ends = legend_ends(page)
+        if mode == "channel":  # every map between its own minimum and maximum
+            assert ends == ["each map's minimum", "its maximum"]
+            assert canvas_picture(page) == pictures["channel"]
+            continue
+        low, high = (float(end) for end in ends)
+        expected = (query.min(), query.max()) if mode == "tensor" else np.percentile(query, [1, 99])
+        assert abs(low - expected[0]) <= 1e-3 * span and abs(high - expected[1]) <= 1e-3 * span, (mode, ends, expected)
+        pictures[mode] = canvas_picture(page)
+    assert len(set(pictures.values())) == 3  # each normalisation colours the maps differently
     page.click("#detail-next")
     page.wait_for_function("document.getElementById('detail-canvas').dataset.first === '96'")
     assert page.inner_text("#detail-page").startswith("maps 97–192 of")

@@ -125,3 +125,30 @@ def test_a_bad_token_is_explained_and_the_map_kept(watched, site):
         assert "not in 0..256" in page.inner_text("#message")
         assert page.input_value("#interp-token") == "7"
     np.testing.assert_array_equal(shown(page, "similarity", MANIFEST["num_layers"], 7), before)
+
+
+def test_a_shared_link_restores_the_views_choices(watched, site):
+    """Kind, head, fusion, opacity and block (the embeddings too) of Interpretation, and Model detail's
+    normalisation, come back from the URL, and every change goes into it."""
+    watched.open(site, f"#model={NAME}&image=chelsea&view=interpretation&kind=attention&head=3&opacity=0.45"
+                       "&layer=4&token=40")
+    page = watched.page
+    ref = reference(page)
+    got = shown(page, "attention", 4, 40)
+    np.testing.assert_allclose(got, ref["layer.3.attention.probs"][0, 2, 40, SPECIAL:], atol=1e-6)
+    assert (page.input_value("#interp-head"), page.input_value("#interp-opacity")) == ("2", "0.45")
+    choose(page, "#interp-kind", "similarity")
+    choose(page, "#interp-block", "0")  # the embeddings: Model detail keeps its block
+    shown(page, "similarity", 0, 40)
+    wait_hash(page, "block=0", "layer=4", "head=3", "opacity=0.45")
+    choose(page, "#interp-kind", "rollout")  # exists per block only: block 1
+    choose(page, "#interp-fusion", "max")
+    shown(page, "rollout", 1, 40)
+    wait_hash(page, "kind=rollout", "fusion=max", "layer=1")
+    page.goto("about:blank")  # a new load, not a change of fragment
+    watched.open(site, f"#model={NAME}&image=chelsea&view=detail&mode=robust")
+    page.wait_for_function("document.getElementById('detail-canvas').dataset.tensor")
+    assert page.input_value("#detail-mode") == "robust"
+    ends = page.eval_on_selector_all("#detail-legend .legend-end", "es => es.map(e => e.textContent)")
+    assert float(ends[0]) < float(ends[1])  # the percentiles, not "each map's minimum"
+    watched.assert_clean()

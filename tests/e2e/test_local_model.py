@@ -27,7 +27,7 @@ from .test_tour import KEYS
 
 def other_format(folder):
     manifest = json.loads((folder / "manifest.json").read_text())
-    (folder / "manifest.json").write_text(json.dumps({**manifest, "format": 2}))
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "format": 3}))
 
 
 # name -> (how it is broken, what the message must say): the deployed cases, and one more
@@ -38,7 +38,7 @@ LOCAL_BROKEN["no-manifest"] = (LOCAL_BROKEN["no-manifest"][0],
 LOCAL_BROKEN["manifest-not-json"] = (LOCAL_BROKEN["manifest-not-json"][0],
                                      "Could not open the model: manifest.json of manifest-not-json is not valid JSON")
 UNNAMED = {"no-manifest", "manifest-not-json"}  # refused before the manifest names the model
-LOCAL_BROKEN["other-format"] = (other_format, "manifest.json is of format 2 and this page reads format 1")
+LOCAL_BROKEN["other-format"] = (other_format, "manifest.json is of format 3 and this page reads format 2")
 
 
 @pytest.fixture(scope="module")
@@ -204,7 +204,8 @@ def test_a_broken_folder_is_named_and_the_current_model_kept(local_page, folders
     assert LOCAL_BROKEN[name][1] in message and f"still showing '{current}'" in message, message
     if name not in UNNAMED:
         assert f"Could not load the model 'local:{name}'" in message, message
-    assert page.input_value("#model-picker") == current and f"local:{name}" not in page.evaluate("vitlensJS.url.currentFragment()")
+    assert page.input_value("#model-picker") == current
+    assert f"local:{name}" not in page.evaluate("vitlensJS.url.currentFragment()")
     assert f"local:{name}" not in page.eval_on_selector_all("#model-picker option", "os => os.map(o => o.value)")
     assert page.is_visible("#app") and page.is_hidden("#loading")
     assert probabilities(page) == shown and page.inner_text("#image-caption") == caption

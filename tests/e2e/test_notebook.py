@@ -95,14 +95,14 @@ def test_show_takes_a_path_and_any_exported_folder(exported, tmp_path):
 
 
 @pytest.mark.parametrize("arguments, error, expected", [
-    (dict(model="no/such/folder"), ValueError, "no exported model 'no/such/folder'"),
-    (dict(model=str(ROOT / "docs")), ValueError, "has no manifest.json"),
-    (dict(model=NAME, image="no/such.jpg"), ValueError, "cannot read no/such.jpg as an image"),
-    (dict(model=NAME, image=str(ROOT / "README.md")), ValueError, "README.md as an image"),
-    (dict(model=NAME, image=42), TypeError, "a PIL image or the path of an image file, not int"),
-    (dict(model=NAME, view="attention"), ValueError, "view 'attention': choose one of"),
-    (dict(model=NAME, block=13), ValueError, "block 13: dinov2-s14-cifar10 has blocks 1 to 12"),
-    (dict(model=NAME, token=-1), ValueError, "token -1: dinov2-s14-cifar10 has tokens 0 to 256"),
+    ({"model": "no/such/folder"}, ValueError, "no exported model 'no/such/folder'"),
+    ({"model": str(ROOT / "docs")}, ValueError, "has no manifest.json"),
+    ({"model": NAME, "image": "no/such.jpg"}, ValueError, "cannot read no/such.jpg as an image"),
+    ({"model": NAME, "image": str(ROOT / "README.md")}, ValueError, "README.md as an image"),
+    ({"model": NAME, "image": 42}, TypeError, "a PIL image or the path of an image file, not int"),
+    ({"model": NAME, "view": "attention"}, ValueError, "view 'attention': choose one of"),
+    ({"model": NAME, "block": 13}, ValueError, "block 13: dinov2-s14-cifar10 has blocks 1 to 12"),
+    ({"model": NAME, "token": -1}, ValueError, "token -1: dinov2-s14-cifar10 has tokens 0 to 256"),
 ])
 def test_bad_arguments_are_said_plainly(arguments, error, expected):
     with pytest.raises(error, match=re.escape(expected)):

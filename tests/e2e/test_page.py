@@ -199,13 +199,13 @@ def test_served_from_a_sub_path(browser, prefixed_site):
 def test_an_image_dropped_on_the_page_is_classified(watched, site):
     watched.open(site, TOP_OF_DEFAULT + "&image=chelsea")
     before = probabilities(watched.page)
-    watched.page.evaluate("""async () => {
-        const blob = await (await fetch("model/%s/samples/rocket.jpg")).blob();
+    watched.page.evaluate("""async (name) => {
+        const blob = await (await fetch(`model/${name}/samples/rocket.jpg`)).blob();
         const transfer = new DataTransfer();
         transfer.items.add(new File([blob], "dropped rocket.jpg", {type: "image/jpeg"}));
         document.getElementById("drop-zone").dispatchEvent(
             new DragEvent("drop", {dataTransfer: transfer, bubbles: true, cancelable: true}));
-    }""" % NAME)
+    }""", NAME)
     watched.page.wait_for_function("location.hash.includes('image=upload')")
     watched.wait_ready()
     assert "dropped rocket.jpg" in watched.page.inner_text("#image-caption")

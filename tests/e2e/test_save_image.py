@@ -246,7 +246,7 @@ def test_phone_buttons_fit_and_save(browser, site, tmp_path):
                 page.wait_for_selector("svg.overview g.node")
             b = button.bounding_box()
             assert b["x"] >= 0 and b["x"] + b["width"] <= 390 and b["height"] >= 44 and b["width"] >= 44
-        name, data, saved = save(page, "[data-save-view=overview] [data-save=png]", tmp_path)
+        _, data, saved = save(page, "[data-save-view=overview] [data-save=png]", tmp_path)
         check_png(data, saved, [box(page, "#overview-diagram svg.overview")])
         page.click("[data-view-tab=detail]")
         page.wait_for_function("document.getElementById('detail-canvas').dataset.tensor")
@@ -254,7 +254,7 @@ def test_phone_buttons_fit_and_save(browser, site, tmp_path):
         page.locator("dialog#operation-dialog").wait_for()
         b = page.locator("dialog#operation-dialog [data-save=png]").bounding_box()
         assert b["x"] >= 0 and b["x"] + b["width"] <= 390 and b["height"] >= 44
-        name, data, saved = save(page, "dialog#operation-dialog [data-save=png]", tmp_path)
+        _name, data, saved = save(page, "dialog#operation-dialog [data-save=png]", tmp_path)
         check_png(data, saved)
         watched.assert_clean()
     finally:

@@ -20,7 +20,7 @@ HOSTILE = "<img src=x onerror=alert(1)>"
 
 
 def directives(policy):
-    return dict((part.split()[0], part.split()[1:]) for part in policy.split(";") if part.strip())
+    return {part.split()[0]: part.split()[1:] for part in policy.split(";") if part.strip()}
 
 
 def test_the_policy_is_sent_and_carried_by_the_page(site):

@@ -60,7 +60,7 @@ def test_the_site_holds_the_page_the_model_and_its_own_lists(plain_site):
 
 
 def test_a_plain_static_host_under_a_sub_path_classifies_isolated(browser, plain_site):
-    site, url = plain_site
+    _site, url = plain_site
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     watched = Watched(context.new_page(), url.split("/sub/")[0])
     page = watched.page

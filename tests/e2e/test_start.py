@@ -33,11 +33,8 @@ CHAIN_AGAIN = """async () => {
   const bytes = await Promise.all(files.map((f) => J.fetchBytes(`${base}/${f}`, () => {})));
   const sessions = bytes.map((b) => inference.openSession(b));
   const unborn = sessions.every((s) => s.inputNames === undefined);
-  const stages = manifest.stages.map((stage, i) => {
-    const last = stage.outputs[stage.outputs.length - 1];
-    const wanted = stage.name.startsWith('layer.') ? [`${stage.name}.attention.probs`, last] : stage.outputs;
-    return { session: sessions[i + 1], input: stage.input, wanted, last };
-  });
+  const stages = manifest.stages.map((stage, i) => ({ session: sessions[i + 1], input: stage.input,
+                                                       wanted: stage.first_pass, last: stage.outputs.at(-1) }));
   const out = (await inference.chain(sessions[0], J.preprocessFeeds(image, manifest.preprocessing, sizes), stages)).kept;
   const names = Object.keys(kept).sort();
   const same = names.every((n) => out[n] && out[n].data.length === kept[n].data.length

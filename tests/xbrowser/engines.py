@@ -27,8 +27,11 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from types import MappingProxyType
+from typing import ClassVar
 
-CHROMIUM = "/usr/bin/chromium"
+from bench.chromium import CHROMIUM, FLAGS
+
 FIREFOX = "/usr/bin/firefox-esr"
 WEBKIT_DRIVER = "/usr/bin/WebKitWebDriver"
 XVFB = "/usr/bin/Xvfb"
@@ -149,9 +152,6 @@ class Chromium(Engine):
     and a second one cannot start on the same thread (its event loop is already there)."""
 
     name = "chromium"
-    FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run"]
-
     def _call(self, function, *args):
         return self._thread.submit(function, *args).result()
 
@@ -169,7 +169,7 @@ class Chromium(Engine):
     def _start(self):
         from playwright.sync_api import sync_playwright
         self._playwright = sync_playwright().start()
-        self._browser = self._playwright.chromium.launch(executable_path=CHROMIUM, args=self.FLAGS)
+        self._browser = self._playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         self.version = self._browser.version
         self._page = self._browser.new_page(viewport=dict(zip(("width", "height"), VIEWPORT)))
         self._page.on("console", lambda m: self._errors.append(m.text) if m.type == "error" else None)
@@ -219,7 +219,7 @@ class Firefox(Engine):
 
     name = "firefox"
     # The remote agent applies its own recommended automation prefs; these keep a run quiet and local.
-    PREFS = {
+    PREFS: ClassVar[dict] = {
         "browser.shell.checkDefaultBrowser": False,
         "datareporting.policy.dataSubmissionEnabled": False,
         "toolkit.telemetry.reportingpolicy.firstRun": False,
@@ -234,7 +234,7 @@ class Firefox(Engine):
         "services.settings.server": "http://127.0.0.1:9/",
     }
 
-    preferences: dict = {}  # a test's own prefs, over PREFS
+    preferences = MappingProxyType({})  # a test sets its own prefs on its engine, over PREFS
 
     def start(self):
         import websocket

@@ -46,7 +46,7 @@ async function decodeImage(blob, maxSide) {
     bitmap = await createImageBitmap(blob, { imageOrientation: "from-image", premultiplyAlpha: "none",
                                              colorSpaceConversion: "none" });
   } catch (error) {
-    throw new Error("not an image the browser can decode");
+    throw new Error("not an image the browser can decode", { cause: error });
   }
   let { width, height } = bitmap;
   let reduced = false;
@@ -145,21 +145,16 @@ async function preview({ base, manifest, sessions }) {
   if (!sample?.preprocess_inputs) return;
   const image = await decodeImage(await (await fetch(`${base}/${sample.file}`)).blob(), Infinity);
   const feeds = preprocessFeeds(image, manifest.preprocessing, sample.preprocess_inputs);
-  // what Python's first pass keeps (runtime.py's `wanted`), in one run of the worker
-  const stages = manifest.stages.map((stage) => {
-    const last = stage.outputs[stage.outputs.length - 1];
-    const wanted = stage.name.startsWith("layer.") ? [`${stage.name}.attention.probs`, last] : stage.outputs;
-    return { session: sessions[stage.file], input: stage.input, wanted, last };
-  });
+  // what Python's first pass keeps (each stage's first_pass, written by the export), in one run of the worker
+  const stages = manifest.stages.map((stage) => ({ session: sessions[stage.file], input: stage.input,
+                                                    wanted: stage.first_pass, last: stage.outputs.at(-1) }));
   const { kept, elapsed, finished } = await inference.chain(sessions[manifest.preprocessing.graph], feeds, stages);
   performance.mark("vitlens:first-pass-computed", { startTime: finished });  // in the worker, for the benchmark's trace
   const value = kept[stages[stages.length - 1].last];
   performance.mark("vitlens:first-pass");
   const probabilities = Array.from(value.data);
-  const top = draw.probabilities("#prediction-list", manifest.labels, probabilities);
-  document.getElementById("prediction-top").textContent = manifest.labels[top];
-  document.getElementById("prediction-time").textContent =
-    `Forward pass ${elapsed.toFixed(0)} ms in this browser, while Python starts; the views follow.`;
+  draw.predictionCard(manifest.labels, probabilities,
+                      `Forward pass ${elapsed.toFixed(0)} ms in this browser, while Python starts; the views follow.`);
   document.getElementById("image-caption").textContent = `${sample.title} — ${sample.source} (${sample.licence})`;
   document.getElementById("model-title").textContent = manifest.title;
   draw.showImage(document.getElementById("image-canvas"), image.bitmap);

@@ -35,6 +35,14 @@ export function probabilities(selector, labels, values) {
   return top;
 }
 
+// The prediction card: the model's probabilities, its top class and what the pass took. Drawn by
+// boot.js for the first prediction and by the page's Python for every one after.
+export function predictionCard(labels, values, timing) {
+  const top = probabilities("#prediction-list", labels, values);
+  document.getElementById("prediction-top").textContent = labels[top];
+  document.getElementById("prediction-time").textContent = timing;
+}
+
 // Show a decoded bitmap, letterboxed, on a canvas.
 export function showImage(canvas, bitmap) {
   const context = canvas.getContext("2d");

@@ -37,7 +37,7 @@ const MODEL_CACHE = "vitlens-model-files-v1";
 // before onnxruntime-web sees it (digest.js).
 async function downloadModelFile(url, file, sha256, onBytes) {
   let buffer;
-  try { buffer = await fetchBytes(url, onBytes); } catch (error) { throw new Error(`${file} could not be read: ${error.message}`); }
+  try { buffer = await fetchBytes(url, onBytes); } catch (error) { throw new Error(`${file} could not be read: ${error.message}`, { cause: error }); }
   return checkDigest(buffer, file, sha256);
 }
 

@@ -81,7 +81,7 @@ export async function createSession(bytes) {
 }
 
 // One run of a pass in the worker: `preprocess` (a Session, or null when `feeds` is the model's
-// input {pixel_values} already) on `feeds`, then each stage of `stages` ([{session, input, wanted,
+// input already) on `feeds`, then each stage of `stages` ([{session, input, wanted,
 // last}]) on the previous one's output `last`. Returns {kept: every tensor kept, by name; elapsed:
 // the ms its runs took in the worker, not waiting for a session to exist; finished: when, on the
 // page's clock}.

@@ -45,12 +45,14 @@ export const calls = {
     return { inputNames: session.inputNames, outputNames: session.outputNames };
   },
   run: ({ id, feeds, fetches }) => run(id, feeds, fetches),
-  // `stages`: [{id, input, wanted, last}]: each part's input is the previous part's output `last`;
-  // without `preprocess`, `feeds` is the model's input itself ({pixel_values}).
+  // `stages`: [{id, input, wanted, last}]: each part's input is the previous part's output `last`, the
+  // first's is the model's input (the manifest's pixel_values), which preprocess.onnx outputs; without
+  // `preprocess`, `feeds` holds that input itself.
   async chain({ preprocess, feeds, stages }) {
     const timing = { ms: 0 };
-    let value = preprocess === null ? feeds.pixel_values : (await run(preprocess, feeds, undefined, timing)).pixel_values;
-    const kept = { pixel_values: value };
+    const pixels = stages[0].input;
+    let value = preprocess === null ? feeds[pixels] : (await run(preprocess, feeds, undefined, timing))[pixels];
+    const kept = { [pixels]: value };
     for (const stage of stages) {
       Object.assign(kept, await run(stage.id, { [stage.input]: value }, stage.wanted, timing));
       value = kept[stage.last];

@@ -105,11 +105,11 @@ class LocalModels {
     try {
       manifest = new TextDecoder().decode(await files.get("manifest.json").read());
     } catch (error) {
-      throw new Error(`manifest.json of ${label} could not be read: ${error.message}`);
+      throw new Error(`manifest.json of ${label} could not be read: ${error.message}`, { cause: error });
     }
     let name;
     try { name = JSON.parse(manifest)?.name; } catch (error) {
-      throw new Error(`manifest.json of ${label} is not valid JSON (${error.message})`);
+      throw new Error(`manifest.json of ${label} is not valid JSON (${error.message})`, { cause: error });
     }
     if (typeof name !== "string" || !name) throw new Error(`manifest.json of ${label} has no 'name'`);
     const base = LOCAL + name;
@@ -126,7 +126,7 @@ class LocalModels {
     const entry = this.model(base)?.files.get(file);
     if (!entry) throw new Error(`${file} could not be read: the folder has no such file`);
     let buffer;
-    try { buffer = await entry.read(); } catch (error) { throw new Error(`${file} could not be read: ${error.message}`); }
+    try { buffer = await entry.read(); } catch (error) { throw new Error(`${file} could not be read: ${error.message}`, { cause: error }); }
     onBytes(buffer.byteLength);
     return checkDigest(buffer, file, sha256);
   }

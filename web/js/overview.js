@@ -9,33 +9,25 @@ const ROW_H = 128;
 const MARGIN = { top: 40, left: 16 };
 const PER_ROW = 4;  // a long chain snakes over rows of at most this many boxes, so the diagram stays legible
 const MIN_SCALE = 0.6;  // a level wider than its host is drawn at least this large, and scrolls
-let top = MARGIN.top;  // grows on the top level, where the image sits above the first box
 
-// Each node's grid cell. Python gives its step along the data flow (col) and its lane (row); a
-// single chain longer than a row snakes: left to right, then right to left, ... A row holds as
-// many boxes as the host's width allows (two on a phone), at most PER_ROW.
-function place(nodes, hostWidth) {
+// Each node's grid cell and its top-left corner (x, y) below `top`. Python gives its step along the
+// data flow (col) and its lane (row); a single chain longer than a row snakes: left to right, then
+// right to left, ... A row holds as many boxes as the host's width allows (two on a phone), at most PER_ROW.
+function place(nodes, hostWidth, top) {
   const fits = Math.floor((hostWidth - 2 * MARGIN.left + COL_GAP) / (NODE_W + COL_GAP) / MIN_SCALE);
   const perRow = Math.max(2, Math.min(PER_ROW, fits || PER_ROW));
   const chain = nodes.length > perRow && nodes.every((n) => n.row === 0);
   return nodes.map((n) => {
-    if (!chain) return n;
-    const row = Math.floor(n.col / perRow);
-    const col = n.col % perRow;
-    return { ...n, col: row % 2 === 0 ? col : perRow - 1 - col, row };
+    const row = chain ? Math.floor(n.col / perRow) : n.row;
+    const col = !chain ? n.col : row % 2 === 0 ? n.col % perRow : perRow - 1 - n.col % perRow;
+    return { ...n, col, row, x: MARGIN.left + col * (NODE_W + COL_GAP), y: top + row * ROW_H };
   });
 }
 
-function position(node) {
-  return { x: MARGIN.left + node.col * (NODE_W + COL_GAP), y: top + node.row * ROW_H };
-}
-
 // A path from one node's side to another's: straight along a row, curved between rows.
-function edgePath(a, b) {
-  const p = position(a);
-  const q = position(b);
-  if (a.row === b.row) {
-    const forward = b.col > a.col;
+function edgePath(p, q) {
+  if (p.row === q.row) {
+    const forward = q.col > p.col;
     const x1 = forward ? p.x + NODE_W : p.x;
     const x2 = forward ? q.x : q.x + NODE_W;
     return `M${x1},${p.y + NODE_H / 2} L${x2},${q.y + NODE_H / 2}`;
@@ -47,9 +39,7 @@ function edgePath(a, b) {
   return `M${x1},${y1} C${x1},${(y1 + y2) / 2} ${x2},${(y1 + y2) / 2} ${x2},${y2}`;
 }
 
-function skipPath(a, b) {
-  const p = position(a);
-  const q = position(b);
+function skipPath(p, q) {
   const x1 = p.x + NODE_W / 2;
   const x2 = q.x + NODE_W / 2;
   const arc = Math.min(p.y, q.y) - 34;
@@ -87,14 +77,15 @@ export function renderOverview(container, level, trail, options) {
       .on("click", last ? null : () => options.onGoto(id));
   });
 
-  // Before the page is first shown the host has no width yet: the window's, less the card's padding.
-  const nodes = place(Array.from(level.nodes), container.clientWidth || window.innerWidth - 60);
+  // The top level has the image above its first box. Before the page is first shown the host has no
+  // width yet: the window's, less the card's padding.
+  const ends = Array.from(level.nodes).some((n) => n.id === "image") && options.image;
+  const top = ends ? 120 : MARGIN.top;
+  const nodes = place(Array.from(level.nodes), container.clientWidth || window.innerWidth - 60, top);
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const cols = d3.max(nodes, (n) => n.col) + 1;
   const rows = d3.max(nodes, (n) => n.row) + 1;
   const width = MARGIN.left * 2 + cols * NODE_W + (cols - 1) * COL_GAP;
-  const ends = byId.has("image") && options.image;
-  top = ends ? 120 : MARGIN.top;
   const height = top + rows * ROW_H + (ends ? 40 : -40);
   svg.attr("viewBox", `0 0 ${width} ${height}`).attr("width", width).attr("height", height)
     .style("min-width", `${Math.round(MIN_SCALE * width)}px`);
@@ -107,8 +98,8 @@ export function renderOverview(container, level, trail, options) {
     .attr("d", (s) => skipPath(byId.get(s.source), byId.get(s.target)))
     .attr("marker-end", "url(#overview-arrow)");
   g.selectAll("text.skip-label").data(Array.from(level.skips)).join("text").attr("class", "skip-label")
-    .attr("x", (s) => (position(byId.get(s.source)).x + position(byId.get(s.target)).x) / 2 + NODE_W / 2)
-    .attr("y", (s) => Math.min(position(byId.get(s.source)).y, position(byId.get(s.target)).y) - 30)
+    .attr("x", (s) => (byId.get(s.source).x + byId.get(s.target).x) / 2 + NODE_W / 2)
+    .attr("y", (s) => Math.min(byId.get(s.source).y, byId.get(s.target).y) - 30)
     .text((s) => s.label);
 
   const edges = Array.from(level.edges);
@@ -118,14 +109,14 @@ export function renderOverview(container, level, trail, options) {
   g.selectAll("text.shape").data(edges).join("text").attr("class", "shape")
     .attr("data-edge", (e) => `${e.source}-${e.target}`)
     .attr("x", (e) => {
-      const a = position(byId.get(e.source));
-      const b = position(byId.get(e.target));
-      return byId.get(e.source).row === byId.get(e.target).row ? (a.x + b.x + NODE_W) / 2 : (a.x + b.x) / 2 + NODE_W / 2 + 6;
+      const a = byId.get(e.source);
+      const b = byId.get(e.target);
+      return a.row === b.row ? (a.x + b.x + NODE_W) / 2 : (a.x + b.x) / 2 + NODE_W / 2 + 6;
     })
     .attr("y", (e) => {
-      const a = position(byId.get(e.source));
-      const b = position(byId.get(e.target));
-      return byId.get(e.source).row === byId.get(e.target).row ? a.y + NODE_H / 2 - 8 : (a.y + b.y + NODE_H) / 2;
+      const a = byId.get(e.source);
+      const b = byId.get(e.target);
+      return a.row === b.row ? a.y + NODE_H / 2 - 8 : (a.y + b.y + NODE_H) / 2;
     })
     .attr("text-anchor", (e) => (byId.get(e.source).row === byId.get(e.target).row ? "middle" : "start"))
     .text((e) => e.shape);
@@ -136,12 +127,11 @@ export function renderOverview(container, level, trail, options) {
   let firstTap = false;
   const showTip = (event, n) => {
     tipFor = n.id;
-    const p = position(n);
     const box = svg.node().getBoundingClientRect();
     const scale = box.width / width;
     const host = container.getBoundingClientRect();
-    tip.attr("hidden", null).style("left", `${box.left - host.left + p.x * scale}px`)
-      .style("top", `${box.top - host.top + (p.y + NODE_H + 8) * scale}px`);
+    tip.attr("hidden", null).style("left", `${box.left - host.left + n.x * scale}px`)
+      .style("top", `${box.top - host.top + (n.y + NODE_H + 8) * scale}px`);
     tip.selectAll("*").remove();
     tip.append("strong").text(n.label);
     tip.append("p").text(n.explain);
@@ -159,7 +149,7 @@ export function renderOverview(container, level, trail, options) {
   const node = g.selectAll("g.node").data(nodes, (n) => n.id).join("g")
     .attr("class", (n) => `node ${n.children ? "has-children" : "leaf"} kind-${n.id.split(".")[0]}`)
     .attr("data-node", (n) => n.id)
-    .attr("transform", (n) => `translate(${position(n).x},${position(n).y})`)
+    .attr("transform", (n) => `translate(${n.x},${n.y})`)
     .attr("tabindex", 0).attr("role", "button").attr("aria-describedby", "overview-tip")
     .attr("aria-label", (n) => `${n.label}, ${n.sub}`)
     .on("pointerdown", (event, n) => { firstTap = event.pointerType === "touch" && tipFor !== n.id; })
@@ -182,16 +172,14 @@ export function renderOverview(container, level, trail, options) {
   // The two ends of the diagram: the image in, the live prediction out.
   const imageNode = byId.get("image");
   if (imageNode && options.image) {
-    const p = position(imageNode);
     g.append("image").attr("class", "overview-image").attr("href", options.image)
-      .attr("x", p.x + (NODE_W - 96) / 2).attr("y", p.y - 104).attr("width", 96).attr("height", 96)
+      .attr("x", imageNode.x + (NODE_W - 96) / 2).attr("y", imageNode.y - 104).attr("width", 96).attr("height", 96)
       .attr("preserveAspectRatio", "xMidYMid meet");
   }
   const probsNode = byId.get("probs");
   if (probsNode && options.prediction) {
-    const p = position(probsNode);
     const rows = g.append("g").attr("class", "overview-prediction")
-      .attr("transform", `translate(${p.x},${p.y + NODE_H + 22})`);
+      .attr("transform", `translate(${probsNode.x},${probsNode.y + NODE_H + 22})`);
     Array.from(options.prediction).forEach((r, i) => {
       rows.append("rect").attr("class", i ? "pbar" : "pbar top").attr("y", i * 22 - 11)
         .attr("width", Math.max(1, NODE_W * r.p)).attr("height", 14).attr("rx", 2);

@@ -12,7 +12,6 @@ import { fetchModelFile, keptDerived } from "./files.js";
 const HOME = "/home/pyodide/page";  // the page's files, as scripts/snapshot.mjs imported them
 const PYODIDE = new URL("../vendor/pyodide/", import.meta.url).href;
 const PY = new URL("../py/", import.meta.url);
-const SNAPSHOT = new URL("../vendor/python-snapshot.gz", import.meta.url);
 const LISTING = new URL("../vendor/python-snapshot.json", import.meta.url);
 
 async function sources() {

@@ -50,17 +50,16 @@ class App:
         elif requested.model and self.index.entry(requested.model) is None:
             problems.append(f"there is no model {requested.model!r}; showing {default}")
         model = requested.model if self.index.entry(requested.model) else default
-        linked = url_state.names_layer(js.location.hash)
         self.bind()
         try:
-            await self.load_model(model, requested, problems, linked)
+            await self.load_model(model, requested, problems)
         except Exception as error:
             if model == default:
                 self.fail(f"Could not load the model {model!r}: {error}")
                 return
             try:  # a model the URL names is broken: the default one may still work
                 problems = [f"Could not load the model {model!r}: {error}; showing {default!r}."]
-                await self.load_model(default, requested, problems, linked)
+                await self.load_model(default, requested, problems)
             except Exception as error:
                 self.fail(f"Could not load the model {default!r}: {error}")
                 return
@@ -105,8 +104,7 @@ class App:
             raise ModelError(f"model/index.json lists no model {name!r}")
         return "model/" + entry.manifest.rsplit("/", 1)[0], Manifest.from_json(await fetch_json(f"model/{entry.manifest}"))
 
-    async def load_model(self, name, requested, problems, linked_layer=False):
-        """`linked_layer`: the block in `requested` is a link's (the URL's), so Interpretation opens there too."""
+    async def load_model(self, name, requested, problems):
         base, manifest = await self.read_manifest(name)
         if self.page.runtime is not None or element("app").hidden:  # not over boot.js's first prediction
             element("loading").hidden = False
@@ -126,8 +124,6 @@ class App:
         self.picker.render(name)
         self.render_gallery(runtime)
         self.page.state = fitted
-        if linked_layer:
-            self.views["interpretation"].block = fitted.layer
         self.show_view(fitted.view)
         await JS.previewDone  # boot.js's first prediction (computed while Python started): taken over, not run again
         await self.select_sample(fitted.image)
@@ -235,19 +231,16 @@ class App:
             return True
 
     def render_prediction(self, elapsed_ms):
-        labels = self.page.manifest.labels
-        top = JS.draw.probabilities("#prediction-list", plain(labels), plain(self.page.probabilities))
-        element("prediction-top").textContent = labels[top]
         threads = JS.threads
         why = ""
         if threads == 1:
             why = (" (the page is not cross-origin isolated: the server sends no COOP/COEP headers and no service "
                    "worker could add them, so it cannot share memory between threads)"
                    if not JS.isolated else " (this browser offers the page no SharedArrayBuffer)")
-        element("prediction-time").textContent = (
-            f"Forward pass {elapsed_ms:.0f} ms in this browser: preprocessing and "
-            f"{len(self.page.manifest.stages)} ONNX parts, WebAssembly, "
-            f"{threads} thread{'s' if threads != 1 else ''}{why}")
+        JS.draw.predictionCard(plain(self.page.manifest.labels), plain(self.page.probabilities),
+                               f"Forward pass {elapsed_ms:.0f} ms in this browser: preprocessing and "
+                               f"{len(self.page.manifest.stages)} ONNX parts, WebAssembly, "
+                               f"{threads} thread{'s' if threads != 1 else ''}{why}")
 
     # ---- events -----------------------------------------------------------------------------
 
@@ -278,11 +271,11 @@ class App:
         caption = f"{file.name} (your image: it stays in this browser)"
         await self.classify(file, url_state.UPLOAD, caption)
 
-    async def switch_model(self, name, requested, problems, linked_layer=False):
+    async def switch_model(self, name, requested, problems):
         """Load another model; if it cannot be used, say why and keep the one on screen (False)."""
         previous = self.page.state
         try:
-            await self.load_model(name, requested, problems, linked_layer)
+            await self.load_model(name, requested, problems)
         except Exception as error:
             self.page.state = previous
             self.picker.render(previous.model)
@@ -306,7 +299,7 @@ class App:
         if requested == self.page.state:
             return
         if requested.model and requested.model != self.page.state.model:
-            await self.switch_model(requested.model, requested, problems, url_state.names_layer(js.location.hash))
+            await self.switch_model(requested.model, requested, problems)
             return
         sample_ids = [s.id for s in self.page.manifest.samples]
         if requested.image == url_state.UPLOAD and self.page.state.image == url_state.UPLOAD:

@@ -34,7 +34,7 @@ class DetailView(View):
         on = self.page.on
         on(element("detail-block"), "change", self.on_detail_block)
         on(element("detail-tensor"), "change", self.on_detail_tensor)
-        on(element("detail-mode"), "change", self.on_detail_redraw)
+        on(element("detail-mode"), "change", self.on_detail_mode)
         on(element("detail-prev"), "click", self.on_detail_prev)
         on(element("detail-next"), "click", self.on_detail_next)
         on(element("substitution-token"), "change", self.on_substitution)
@@ -70,7 +70,7 @@ class DetailView(View):
         state = self.page.state
         spec = next((t for t in choices if t.name == state.tensor), None)
         if spec is None:
-            spec = next(t for t in choices if t.name == names.in_block(state.layer - 1, "output"))
+            spec = next(t for t in choices if t.name == names.in_block(state.layer - 1, names.OUTPUT))
         tensor = spec.name
         blocks = element("detail-block")
         if blocks.options.length != manifest.num_layers:
@@ -84,7 +84,7 @@ class DetailView(View):
         if tensor == names.ENCODER_OUTPUTS:
             tokens, dim = manifest.tokens, manifest.hidden_size
             self.map_page = min(self.map_page, dim - 1)
-            outputs = [self.page.runtime.floats(names.in_block(i, "output")) for i in range(manifest.num_layers)]
+            outputs = [self.page.runtime.floats(names.in_block(i, names.OUTPUT)) for i in range(manifest.num_layers)]
             flat = detail.encoder_channel(outputs, tokens, dim, self.map_page)
             lay = detail.encoder_layout(manifest, self.map_page)
             pages, first, per_page = dim, 0, lay["maps"]
@@ -96,7 +96,8 @@ class DetailView(View):
             self.map_page = min(self.map_page, pages - 1)
             first, per_page = self.map_page * self.MAPS_PER_PAGE, self.MAPS_PER_PAGE
             page_text = None
-        mode = element("detail-mode").value
+        mode = state.mode
+        element("detail-mode").value = mode
         levels, ranges = detail.levels(flat, lay, first, per_page, mode)
         count = len(ranges)
         JS.detail.drawMaps(element("detail-canvas"), to_js(memoryview(levels)), count,
@@ -126,8 +127,8 @@ class DetailView(View):
         block = names.block_of(tensor)
         if block is None:
             return "model"
-        attention = tensor.startswith(names.in_block(block, "attention."))
-        inside = attention and tensor != names.in_block(block, "attention.output")  # the output leaves it
+        attention = tensor.startswith(names.in_block(block, names.ATTENTION))
+        inside = attention and tensor != names.in_block(block, names.ATTENTION_OUTPUT)  # the output leaves it
         return f"attention.{block}" if inside else f"block.{block}"
 
     def render_flow(self, tensor):
@@ -233,7 +234,8 @@ class DetailView(View):
         self.flow_level = None
         await self.show()
 
-    async def on_detail_redraw(self, event, target):
+    async def on_detail_mode(self, event, target):
+        self.page.update(mode=target.value)
         await self.show()
 
     async def on_detail_prev(self, event, target):

@@ -13,6 +13,14 @@ grid order (row-major), the `special` leading tokens (CLS, DIST) left out.
 import math
 
 from tensor_names import FUSIONS
+
+KINDS = ("similarity", "attention", "rollout", "lens", "norms")  # the maps, the paper's first
+BY_LAYER = ("attention", "rollout")  # these exist per block (1..N), not for the embeddings
+
+
+def first_block(kind):
+    """The first block a kind of map exists for: 0 (the embeddings' output) or block 1."""
+    return 1 if kind in BY_LAYER else 0
 _FUSE = {"mean": lambda column: math.fsum(column) / len(column), "max": max, "min": min}
 
 

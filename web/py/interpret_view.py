@@ -11,7 +11,6 @@ from pyodide.ffi import to_js
 
 import interpret
 from page import element, make
-import state as url_state
 import tensors
 import tensor_names as names
 from view import View
@@ -31,7 +30,6 @@ MEANINGS = {
     "norms": ("The L2 norm of every patch token at this block: ViTs grow a few high-norm outlier tokens that "
               "often sit on background patches."),
 }
-BY_LAYER = ("attention", "rollout")  # these exist per block (1..N), not for the embeddings
 
 
 def js_map(one):
@@ -52,7 +50,6 @@ class InterpretationView(View):
 
     def __init__(self, page):
         super().__init__(page)
-        self.block = None  # 0 = embeddings output, b = block b's output; None until a model is shown
         self.shown_map = None  # the main map's values and classes, for the hover readout
         self.drawn = None  # (what was chosen, every block's map) as the small multiples show them
         self.hover = page.proxy(self.on_hover)
@@ -70,7 +67,6 @@ class InterpretationView(View):
     def reset(self):
         """A new model: options for its blocks and heads."""
         m = self.manifest
-        self.block = m.num_layers
         element("interp-block").replaceChildren(*[
             make("option", text="embeddings" if b == 0 else f"block {b}", value=b) for b in range(m.num_layers + 1)])
         element("interp-head").replaceChildren(
@@ -79,10 +75,19 @@ class InterpretationView(View):
         element("interp-token").max = str(m.tokens - 1)
 
     def choice(self):
-        kind = element("interp-kind").value
-        head = element("interp-head").value
-        fusion = element("interp-fusion").value
-        return kind, (head if head in interpret.FUSIONS else int(head)), fusion
+        """(kind, head: a fusion or a 0-based head, fusion) as the store holds them."""
+        state = self.page.state
+        return state.kind, (state.head if state.head in interpret.FUSIONS else int(state.head) - 1), state.fusion
+
+    def chosen_block(self, kind):
+        """The block shown: the store's (the last if none was chosen), at least block 1 for a map that
+        exists per block only. Written back to the store, with Model detail's block following it."""
+        state = self.page.state
+        block = max(interpret.first_block(kind), self.manifest.num_layers if state.block is None else state.block)
+        layer = block if block >= 1 else state.layer
+        if (block, layer) != (state.block, state.layer):
+            self.page.update(block=block, layer=layer)
+        return block
 
     def analysed(self, output):
         """One of analysis.onnx's outputs for the image on screen."""
@@ -100,7 +105,7 @@ class InterpretationView(View):
             picks = interpret.lens_maps(self.analysed("lens"), tokens, len(m.labels), block, special)
             return {"classes": [c for c, _ in picks], "values": [p for _, p in picks]}
         if kind == "attention":
-            probs = self.page.runtime.floats(names.in_block(block - 1, "attention.probs"))
+            probs = self.page.runtime.floats(names.in_block(block - 1, names.PROBS))
             return {"values": interpret.attention_map(probs, m.num_heads, tokens, head, token, special)}
         return {"values": interpret.rollout_map(self.analysed(f"rollout.{fusion}"), tokens, block - 1, token, special)}
 
@@ -129,20 +134,11 @@ class InterpretationView(View):
         page = self.page
         m = self.manifest
         kind, head, fusion = self.choice()
-        token = page.state.token
-        first = 1 if kind in BY_LAYER else 0
-        self.block = max(first, self.block)
-        if self.block >= 1 and page.state.layer != self.block:  # the URL says which block is shown
-            page.state = url_state.replace_fields(page.state, layer=self.block)
-            page.write_url()
-        element("interp-block").value = str(self.block)
-        element("interp-head-label").hidden = kind != "attention"
-        element("interp-fusion-label").hidden = kind != "rollout"
-        element("interp-token").value = str(token)
-        for option in element("interp-block").options:
-            option.disabled = int(option.value) < first
+        token, opacity = page.state.token, page.state.opacity
+        first = interpret.first_block(kind)
+        block = self.chosen_block(kind)
+        self.show_controls(kind, head, block, first)
         image = page.input_image()
-        opacity = float(element("interp-opacity").value)
         key = (page.classified, kind, head, fusion, token, opacity)
         if self.drawn is None or self.drawn[0] != key:  # a new set of maps; else only the block changed
             maps = []
@@ -152,11 +148,11 @@ class InterpretationView(View):
                            domain=[min(one["values"]), max(one["values"])])
                 maps.append(one)
             JS.interpret.drawMultiples(element("interp-multiples"), image, to_js([js_map(one) for one in maps]),
-                                       to_js(m.grid), opacity, self.block, self.pick_block)
+                                       to_js(m.grid), opacity, block, self.pick_block)
             self.drawn = (key, maps)
         else:
-            JS.interpret.markMultiple(element("interp-multiples"), self.block)
-        main = self.drawn[1][self.block - first]
+            JS.interpret.markMultiple(element("interp-multiples"), block)
+        main = self.drawn[1][block - first]
         special = len(m.special_tokens)
         selected = token - special if token >= special and kind not in ("norms", "lens") else -1
         JS.interpret.drawMain(element("interp-canvas"), image, js_map(main), to_js(m.grid), opacity,
@@ -167,44 +163,57 @@ class InterpretationView(View):
         else:
             low, high = main["domain"]
             JS.interpret.legend(element("interp-legend"), f"{low:.3g}", f"{high:.3g}", None)
-        where = "embeddings output" if self.block == 0 else f"block {self.block}"
+        where = "embeddings output" if block == 0 else f"block {block}"
         scale = "" if kind == "lens" else " Each map is coloured between its own minimum and maximum."
         element("interp-meaning").textContent = f"{MEANINGS[kind]} Now: {where}, {page.token_label(token)}.{scale}"
-        self.render_side(token)
-        self.render_heads(kind, token, image, opacity)
+        self.render_side(block, token)
+        self.render_heads(kind, block, head, token, image, opacity)
         canvas = element("interp-canvas")
         canvas.dataset.values = json.dumps(main["values"], separators=(",", ":"))  # for the tests
         if "classes" in main:
             canvas.dataset.classes = json.dumps(main["classes"], separators=(",", ":"))
         else:
             canvas.removeAttribute("data-classes")
-        canvas.dataset.kind, canvas.dataset.block, canvas.dataset.token = kind, str(self.block), str(token)
+        canvas.dataset.kind, canvas.dataset.block, canvas.dataset.token = kind, str(block), str(token)
 
-    def render_heads(self, kind, token, image, opacity):
+    def show_controls(self, kind, head, block, first):
+        """The controls say what the store holds (a link or another view may have changed it)."""
+        state = self.page.state
+        element("interp-kind").value = kind
+        element("interp-block").value = str(block)
+        element("interp-head").value = str(head)
+        element("interp-fusion").value = state.fusion
+        element("interp-opacity").value = str(state.opacity)
+        element("interp-token").value = str(state.token)
+        element("interp-head-label").hidden = kind != "attention"
+        element("interp-fusion-label").hidden = kind != "rollout"
+        for option in element("interp-block").options:
+            option.disabled = int(option.value) < first
+
+    def render_heads(self, kind, block, chosen, token, image, opacity):
         """Raw attention: every head of the chosen block side by side; click one to choose it."""
         section = element("interp-heads-section")
         section.hidden = kind != "attention"
         if section.hidden:
             return
         m = self.manifest
-        probs = self.page.runtime.floats(names.in_block(self.block - 1, "attention.probs"))
+        probs = self.page.runtime.floats(names.in_block(block - 1, names.PROBS))
         maps = []
         for head in range(m.num_heads):
             values = interpret.attention_map(probs, m.num_heads, m.tokens, head, token, len(m.special_tokens))
             maps.append({"values": values, "block": head, "label": f"head {head + 1}",
                          "domain": [min(values), max(values)]})
-        chosen = element("interp-head").value
         JS.interpret.drawMultiples(element("interp-heads"), image, to_js([js_map(one) for one in maps]),
-                                   to_js(m.grid), opacity, int(chosen) if chosen.isdigit() else -1, self.pick_head)
+                                   to_js(m.grid), opacity, -1 if chosen in interpret.FUSIONS else chosen, self.pick_head)
 
     def on_pick_head(self, head):
-        element("interp-head").value = str(head)
+        self.page.update(head=str(int(head) + 1))
         self.refresh()
 
-    def render_side(self, token):
+    def render_side(self, block, token):
         """The chosen token's own logit lens at this block: what it would predict if it were CLS."""
         m = self.manifest
-        probs = interpret.lens_probs(self.analysed("lens"), m.tokens, len(m.labels), self.block, token)
+        probs = interpret.lens_probs(self.analysed("lens"), m.tokens, len(m.labels), block, token)
         title = f"{self.page.token_label(token)} through the final LayerNorm and head at this block:"
         items = [f"{m.labels[index]}: {p:.1%}" for index, p in tensors.top_k(probs, 3)]
         JS.interpret.drawSide(element("interp-side"), title, to_js(items))
@@ -230,12 +239,20 @@ class InterpretationView(View):
             self.refresh()
 
     def on_pick_block(self, block):
-        self.block = int(block)
+        self.page.update(block=int(block))
         self.refresh()
 
     def on_change(self, event, target):
-        if target.id == "interp-block":
-            self.block = int(target.value)
+        """A control changed: the store takes its value (the head's options are 0-based, the URL's 1-based)."""
+        value = target.value
+        if target.id == "interp-head":
+            self.page.update(head=value if value in interpret.FUSIONS else str(int(value) + 1))
+        elif target.id == "interp-block":
+            self.page.update(block=int(value))
+        elif target.id == "interp-opacity":
+            self.page.update(opacity=float(value))
+        else:
+            self.page.update(**{target.id.removeprefix("interp-"): value})  # kind, fusion
         self.refresh()
 
     def on_token(self, typed, target):

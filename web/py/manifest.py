@@ -7,7 +7,7 @@ show (source, fidelity, weights, exported_with) stays in the JSON, for people an
 """
 from dataclasses import MISSING, dataclass, field, fields
 
-FORMAT = 1  # of the folders this page reads; the export step writes it into every manifest
+FORMAT = 2  # of the folders this page reads; the export step writes it into every manifest
 
 
 class ManifestError(ValueError):
@@ -41,11 +41,13 @@ class Tensor:
 
 @dataclass(frozen=True)
 class Stage:
-    """One ONNX part of the chain: it reads one tensor and returns several, the last feeding the next part."""
+    """One ONNX part of the chain: it reads one tensor and returns several, the last feeding the next part.
+    `first_pass`: the outputs the page keeps of it when it runs a new image (the export decides)."""
     name: str
     file: str
     input: str
     outputs: list
+    first_pass: list
     bytes: int
 
 

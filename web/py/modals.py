@@ -74,6 +74,7 @@ class Modals:
                          "is one value of the unit's output map. Kernel colours: red positive, blue negative. "
                          "The sums are recomputed here from the model's input and weights."),
                 "size": [height, width], "patch": m.patch_size, "grid": m.grid, "units": m.hidden_size,
+                "tensor": names.PATCH_CONV,
                 "start": start, **unit_data(0)}
         self.fresh()
         data_js = plain(data)
@@ -87,8 +88,8 @@ class Modals:
         m = self.manifest
         block = self.page.state.layer - 1
         width, t = m.mlp_size, self.page.state.token
-        inputs = (await self.runtime.values(names.in_block(block, "mlp.pre_act")))[t * width:(t + 1) * width]
-        outputs = (await self.runtime.values(names.in_block(block, "mlp.post_act")))[t * width:(t + 1) * width]
+        inputs = (await self.runtime.values(names.in_block(block, names.MLP_PRE_ACT)))[t * width:(t + 1) * width]
+        outputs = (await self.runtime.values(names.in_block(block, names.MLP_POST_ACT)))[t * width:(t + 1) * width]
         low, high = min(inputs), max(inputs)
         data = {"title": f"GELU in block {block + 1}, {self.page.token_label(t)}",
                 "note": (f"The MLP's {width} hidden units of this token before (x) and after GELU, as the model "
@@ -127,12 +128,12 @@ class Modals:
         block = self.page.state.layer - 1
         values = await self.runtime.block(block)
         heads, tokens, d = m.num_heads, m.tokens, m.head_size
-        query = await self.runtime.values(names.in_block(block, "attention.query"))
-        key = await self.runtime.values(names.in_block(block, "attention.key"))
+        query = await self.runtime.values(names.in_block(block, names.QUERY))
+        key = await self.runtime.values(names.in_block(block, names.KEY))
         square = tokens * tokens
         start, stop = head * square, (head + 1) * square
-        scores = values[names.in_block(block, "attention.scores")].data.subarray(start, stop)
-        probs = values[names.in_block(block, "attention.probs")].data.subarray(start, stop)
+        scores = values[names.in_block(block, names.SCORES)].data.subarray(start, stop)
+        probs = values[names.in_block(block, names.PROBS)].data.subarray(start, stop)
 
         def row_of(i):
             s, p = operations.attention_row(query, key, heads, tokens, d, head, int(i))
@@ -159,10 +160,10 @@ class Modals:
         """(name, label, input tensor) of the LayerNorms around the chosen block, and the final one."""
         before = names.block_input(block)
         last = self.manifest.num_layers - 1
-        return [(names.in_block(block, "norm_before"), f"block {block + 1}, before attention", before),
-                (names.in_block(block, "norm_after"), f"block {block + 1}, before the MLP",
-                 names.in_block(block, "residual")),
-                (names.FINAL_NORM, "final, before the head", names.in_block(last, "output"))]
+        return [(names.in_block(block, names.NORM_BEFORE), f"block {block + 1}, before attention", before),
+                (names.in_block(block, names.NORM_AFTER), f"block {block + 1}, before the MLP",
+                 names.in_block(block, names.RESIDUAL)),
+                (names.FINAL_NORM, "final, before the head", names.in_block(last, names.OUTPUT))]
 
     async def open_layer_norm(self, event=None, target=None, choice=None):
         m = self.manifest

@@ -80,7 +80,7 @@ def top_level(manifest):
         _node("probs", "Class probabilities", f"{len(m.labels)} classes", "probs", 7, detail=names.LOGITS),
     ]
     tensors = [names.PIXELS, names.PATCH_CONV, names.WITH_CLS, names.EMBEDDINGS_OUTPUT,
-               names.in_block(m.num_layers - 1, "output"), names.FINAL_NORM, names.LOGITS]
+               names.in_block(m.num_layers - 1, names.OUTPUT), names.FINAL_NORM, names.LOGITS]
     return {"id": "model", "title": m.title, "nodes": nodes, "edges": _chain(nodes, [_shape(m, t) for t in tensors]),
             "skips": []}
 
@@ -92,7 +92,7 @@ def encoder_level(manifest):
     for i in range(m.num_layers):
         nodes.append(_node(f"block.{i}", f"Block {i + 1}", f"{m.num_heads} heads", "block", i + 1,
                            children=f"block.{i}", layer=i + 1))
-    shapes = [_shape(m, names.in_block(i, "output")) for i in range(m.num_layers)]
+    shapes = [_shape(m, names.in_block(i, names.OUTPUT)) for i in range(m.num_layers)]
     return {"id": "encoder", "title": f"Transformer encoder: {m.num_layers} blocks", "nodes": nodes,
             "edges": _chain(nodes, shapes), "skips": []}
 
@@ -116,9 +116,9 @@ def block_level(manifest, i):
     ] + ([("ls2", "Layer-scale", "× λ per channel", "layer_scale")] if scale else []) + [
         ("add2", "⊕ Residual", "residual + MLP", "add"),
     ]
-    parts = {"norm1": "norm_before", "attention": "attention.output", "ls1": "layer_scale1", "add1": "residual",
-             "norm2": "norm_after", "fc1": "mlp.pre_act", "act": "mlp.post_act", "fc2": "mlp.output",
-             "ls2": "layer_scale2", "add2": "output"}
+    parts = {"norm1": names.NORM_BEFORE, "attention": names.ATTENTION_OUTPUT, "ls1": names.LAYER_SCALE1,
+             "add1": names.RESIDUAL, "norm2": names.NORM_AFTER, "fc1": names.MLP_PRE_ACT, "act": names.MLP_POST_ACT,
+             "fc2": names.MLP_OUTPUT, "ls2": names.LAYER_SCALE2, "add2": names.OUTPUT}
     detail = {"in": names.block_input(i), **{id_: names.in_block(i, part) for id_, part in parts.items()}}
     first = [_node(id_, label, sub, kind, col, 0, children=f"attention.{i}" if id_ == "attention" else None,
                    detail=None if id_ == "attention" else detail[id_], layer=n)
@@ -137,22 +137,22 @@ def attention_level(manifest, i):
     n = i + 1
 
     def p(part):
-        return names.in_block(i, "attention." + part)
+        return names.in_block(i, part)
     heads = f"{m.num_heads} heads"
-    normed = names.in_block(i, "norm_before")
+    normed = names.in_block(i, names.NORM_BEFORE)
     nodes = [
         _node("in", "LayerNorm output", "tokens", "norm", 0, 1, detail=normed, layer=n),
-        _node("query", "Query Q", f"linear, {heads}", "qkv", 1, 0, detail=p("query"), layer=n),
-        _node("key", "Key K", f"linear, {heads}", "qkv", 1, 1, detail=p("key"), layer=n),
-        _node("value", "Value V", f"linear, {heads}", "qkv", 1, 2, detail=p("value"), layer=n),
-        _node("scores", "Q·Kᵀ / √d", f"d = {m.head_size}", "scores", 2, 0, detail=p("scores"), layer=n),
-        _node("softmax", "Softmax", "over keys", "softmax", 3, 0, detail=p("probs"), layer=n),
-        _node("context", "Weights · V", "heads concatenated", "context", 4, 1, detail=p("context"), layer=n),
-        _node("proj", "Linear", "output projection", "proj", 5, 1, detail=p("output"), layer=n),
+        _node("query", "Query Q", f"linear, {heads}", "qkv", 1, 0, detail=p(names.QUERY), layer=n),
+        _node("key", "Key K", f"linear, {heads}", "qkv", 1, 1, detail=p(names.KEY), layer=n),
+        _node("value", "Value V", f"linear, {heads}", "qkv", 1, 2, detail=p(names.VALUE), layer=n),
+        _node("scores", "Q·Kᵀ / √d", f"d = {m.head_size}", "scores", 2, 0, detail=p(names.SCORES), layer=n),
+        _node("softmax", "Softmax", "over keys", "softmax", 3, 0, detail=p(names.PROBS), layer=n),
+        _node("context", "Weights · V", "heads concatenated", "context", 4, 1, detail=p(names.CONTEXT), layer=n),
+        _node("proj", "Linear", "output projection", "proj", 5, 1, detail=p(names.ATTENTION_OUTPUT), layer=n),
     ]
-    pairs = [("in", "query", normed), ("in", "key", normed), ("in", "value", normed), ("query", "scores", p("query")),
-             ("key", "scores", p("key")), ("scores", "softmax", p("scores")), ("softmax", "context", p("probs")),
-             ("value", "context", p("value")), ("context", "proj", p("context"))]
+    pairs = [("in", "query", normed), ("in", "key", normed), ("in", "value", normed), ("query", "scores", p(names.QUERY)),
+             ("key", "scores", p(names.KEY)), ("scores", "softmax", p(names.SCORES)), ("softmax", "context", p(names.PROBS)),
+             ("value", "context", p(names.VALUE)), ("context", "proj", p(names.CONTEXT))]
     edges = [{"source": a, "target": b, "shape": _shape(m, t)} for a, b, t in pairs]
     return {"id": f"attention.{i}", "title": f"Block {n}: multi-head self-attention", "nodes": nodes,
             "edges": edges, "skips": []}

@@ -16,6 +16,7 @@ import state as url_state
 from runtime import ModelError
 
 document = js.document
+_running = set()  # the tasks `Page.schedule` started, until they end
 
 
 def element(id_):
@@ -100,7 +101,10 @@ class Page:
 
     @staticmethod
     def schedule(coroutine):
-        asyncio.ensure_future(coroutine)
+        """Run a coroutine as a task, held until it ends (the event loop keeps only a weak reference)."""
+        task = asyncio.ensure_future(coroutine)
+        _running.add(task)
+        task.add_done_callback(_running.discard)
 
     def notify(self, messages, error=False):
         box = element("message")

@@ -137,23 +137,16 @@ class ModelRuntime:
             return JS.localModels.response(self.base, file)
         return await js.fetch(f"{self.base}/{file}")
 
-    @staticmethod
-    def wanted(stage):
-        """What the first pass keeps of a part: every output of the embeddings and the head, the
-        attention probabilities and output of a block (boot.js's preview keeps the same)."""
-        block = names.block_of(stage.name)  # None for the embeddings and the head
-        return list(stage.outputs) if block is None else [
-            names.in_block(block, "attention.probs"), names.in_block(block, "output")]
-
     async def forward(self, image):
         """Decoded RGBA image -> the head's probabilities: preprocess.onnx (with the manifest's recipe)
-        and the chain of parts, in one run of the inference worker, keeping what `wanted` names.
+        and the chain of parts, in one run of the inference worker, keeping each part's `first_pass`
+        outputs (the manifest's; boot.js's preview keeps the same).
 
         The previous image's tensors are replaced only once the whole chain has run.
         """
         recipe = self.manifest.preprocessing
         sizes = geometry.graph_inputs(recipe, image.width, image.height)
-        stages = [js_object({"session": self.sessions[s.name], "input": s.input, "wanted": to_js(self.wanted(s)),
+        stages = [js_object({"session": self.sessions[s.name], "input": s.input, "wanted": to_js(s.first_pass),
                              "last": s.outputs[-1]}) for s in self.manifest.stages]
         kept = (await JS.chain(self.preprocess_session, JS.preprocessFeeds(image, plain(recipe), plain(sizes)),
                                to_js(stages))).kept
@@ -165,7 +158,7 @@ class ModelRuntime:
         The preview ran the same sessions on the same pixels while Python started: its tensors are
         the ones `forward` would compute, so they are kept rather than computed twice.
         """
-        expected = {names.PIXELS, *(name for stage in self.manifest.stages for name in self.wanted(stage))}
+        expected = {names.PIXELS, *(name for stage in self.manifest.stages for name in stage.first_pass)}
         sizes = geometry.graph_inputs(self.manifest.preprocessing, image.width, image.height)
         if (handed is None or set(js.Object.keys(handed.kept)) != expected
                 or sizes != json.loads(js.JSON.stringify(handed.sizes))):

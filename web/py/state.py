@@ -1,11 +1,14 @@
 """The page's state as it lives in the URL fragment, so a reload or a shared link restores it.
 
 Standard library only, shared by the page and the CPython tests. Numbers in the URL are the
-ones a user reads on screen: blocks count from 1, tokens from 0 (0 is CLS).
+ones a user reads on screen: blocks and heads count from 1, tokens from 0 (0 is CLS). The views'
+own choices are written only when they differ from their defaults, so a plain link stays short.
 """
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from urllib.parse import parse_qsl, urlencode
 
+import detail
+import interpret
 import tensor_names as names
 
 VIEWS = ("tour", "overview", "graph", "detail", "interpretation")
@@ -22,6 +25,16 @@ class State:
     token: int = 0
     tensor: str = ""  # an exposed tensor's name, where Model detail should open
     step: int = 1  # the tour's step, in the URL as tour=N while the tour is shown
+    mode: str = detail.MODES[0]  # Model detail's normalisation
+    kind: str = interpret.KINDS[0]  # the Interpretation view's map
+    block: int | None = None  # the Interpretation view's block, 0 = the embeddings; None: not chosen (the last)
+    head: str = names.FUSIONS[0]  # its attention: a fusion of the heads, or one head ("1".."heads")
+    fusion: str = names.FUSIONS[0]  # its rollout's fusion of the heads
+    opacity: float = 0.7  # its maps' opacity over the image
+
+
+CHOICES = {"view": VIEWS, "mode": detail.MODES, "kind": interpret.KINDS, "fusion": names.FUSIONS}
+DEFAULTS = State()
 
 
 def parse(fragment):
@@ -31,18 +44,35 @@ def parse(fragment):
     for key, value in parse_qsl(fragment.lstrip("#"), keep_blank_values=True):
         if key in ("model", "image", "tensor"):
             values[key] = value
-        elif key == "view":
-            if value in VIEWS:
+        elif key in CHOICES:
+            if value in CHOICES[key]:
                 values[key] = value
             else:
-                problems.append(f"unknown view {value!r}; showing the overview")
-        elif key in ("layer", "token", "tour"):
+                default = "the overview" if key == "view" else repr(getattr(DEFAULTS, key))
+                problems.append(f"unknown {key} {value!r}; showing {default}")
+        elif key == "head":
+            if value in names.FUSIONS or value.isdigit():
+                values[key] = value
+            else:
+                problems.append(f"head {value!r} is neither a head's number nor one of {', '.join(names.FUSIONS)}")
+        elif key == "opacity":
+            try:
+                values[key] = float(value)
+            except ValueError:
+                problems.append(f"opacity {value!r} is not a number")
+            else:
+                if not 0 <= values[key] <= 1:
+                    problems.append(f"opacity {value} is outside 0..1; using {DEFAULTS.opacity}")
+                    del values[key]
+        elif key in ("layer", "token", "tour", "block"):
             try:
                 values["step" if key == "tour" else key] = int(value)
             except ValueError:
                 problems.append(f"{key} {value!r} is not a whole number")
     if "step" in values and "view" not in values:  # '#tour=4' alone opens the tour at step 4
         values["view"] = "tour"
+    if values.get("view") == "interpretation" and "layer" in values and "block" not in values:
+        values["block"] = values["layer"]  # the view's block is written as layer= when Model detail's is the same
     if not 1 <= values.get("step", 1) <= TOUR_STEPS:
         problems.append(f"the tour has no step {values['step']}; starting at step 1")
         values["step"] = 1
@@ -50,20 +80,21 @@ def parse(fragment):
 
 
 def for_model(state, model):
-    """The state to open another model with: the image and the view stay; the block, token and tensor
-    were the previous model's, so they go back to their defaults instead of being reported as out of range."""
-    return State(model=model, image=state.image, view=state.view, step=state.step)
-
-
-def names_layer(fragment):
-    """Whether a URL chose the block (layer=...), rather than leaving it to each view's default."""
-    return any(key == "layer" for key, _ in parse_qsl(fragment.lstrip("#"), keep_blank_values=True))
+    """The state to open another model with: the image, the view and the kinds of map stay; the block,
+    head, token and tensor were the previous model's, so they go back to their defaults instead of
+    being reported as out of range."""
+    return State(model=model, image=state.image, view=state.view, step=state.step, mode=state.mode,
+                 kind=state.kind, fusion=state.fusion, opacity=state.opacity)
 
 
 def serialize(state):
+    chosen = [(f.name, getattr(state, f.name)) for f in fields(State)
+              if f.name in ("mode", "kind", "head", "fusion", "opacity") and getattr(state, f.name) != f.default]
     return "#" + urlencode([("model", state.model), ("image", state.image), ("view", state.view),
                             ("layer", state.layer), ("token", state.token)]
                            + ([("tensor", state.tensor)] if state.tensor else [])
+                           + [(key, f"{value:g}" if key == "opacity" else value) for key, value in chosen]
+                           + ([("block", state.block)] if state.block not in (None, state.layer) else [])
                            + ([("tour", state.step)] if state.view == "tour" else []), safe=":")  # local:<name>
 
 
@@ -85,10 +116,17 @@ def validate(state, manifest, sample_ids):
         if not first <= value <= top:
             problems.append(f"{key} {value} is out of range {first}..{top}; using {first}")
             changes[key] = first
+    if state.block is not None and not 0 <= state.block <= manifest.num_layers:
+        problems.append(f"block {state.block} is out of range 0..{manifest.num_layers}; using the last block")
+        changes["block"] = None
+    if state.head.isdigit() and not 1 <= int(state.head) <= manifest.num_heads:
+        problems.append(f"head {state.head} is out of range 1..{manifest.num_heads}; using the {DEFAULTS.head} of all heads")
+        changes["head"] = DEFAULTS.head
     return replace(state, **changes), problems
 
 
 def replace_fields(state, **changes):
-    if "view" in changes and changes["view"] not in VIEWS:
-        raise ValueError(f"unknown view {changes['view']!r}")
+    for key, allowed in CHOICES.items():
+        if key in changes and changes[key] not in allowed:
+            raise ValueError(f"unknown {key} {changes[key]!r}")
     return replace(state, **changes)

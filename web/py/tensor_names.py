@@ -7,16 +7,37 @@ step loads it from here (export/shared.py), and the tests import it like the pag
 PIXELS = "pixel_values"
 EMBEDDINGS = "embeddings"  # the embeddings' stage
 PATCH_CONV = "embeddings.patch_conv"
+PATCHES = "embeddings.patches"
 WITH_CLS = "embeddings.with_cls"
 POSITION = "embeddings.position"
 EMBEDDINGS_OUTPUT = "embeddings.output"
 HEAD = "head"  # the head's stage
 FINAL_NORM = "final_norm"
 POOLED = "pooled"
+POOLED_DISTILLATION = "pooled_distillation"  # DeiT with its teacher: what the distillation classifier reads
 LOGITS = "logits"
 PROBABILITIES = "probabilities"  # the head's softmax, added to its part by the export step
 BLOCK_PREFIX = "layer."
 ENCODER_OUTPUTS = "encoder.outputs"  # not a tensor: Model detail's every block output side by side
+
+# The parts of a block, in the order it computes them: block i's tensor is in_block(i, PART).
+NORM_BEFORE = "norm_before"
+ATTENTION = "attention."  # the prefix of every tensor inside the attention
+QUERY = "attention.query"
+KEY = "attention.key"
+VALUE = "attention.value"
+SCORES = "attention.scores"
+PROBS = "attention.probs"
+CONTEXT = "attention.context"
+ATTENTION_OUTPUT = "attention.output"
+LAYER_SCALE1 = "layer_scale1"  # families with layer-scale (DINOv2)
+RESIDUAL = "residual"
+NORM_AFTER = "norm_after"
+MLP_PRE_ACT = "mlp.pre_act"
+MLP_POST_ACT = "mlp.post_act"
+MLP_OUTPUT = "mlp.output"
+LAYER_SCALE2 = "layer_scale2"
+OUTPUT = "output"
 
 PATCH_KERNEL = "embeddings.patch.kernel"  # learned parameters (parameters.bin), not tensors of a pass
 PATCH_BIAS = "embeddings.patch.bias"
@@ -30,13 +51,13 @@ def block(i):
 
 
 def in_block(i, part):
-    """A tensor of block i, e.g. in_block(3, "attention.probs") is "layer.3.attention.probs"."""
+    """A tensor of block i, e.g. in_block(3, PROBS) is "layer.3.attention.probs"."""
     return f"{block(i)}.{part}"
 
 
 def block_input(i):
     """What enters block i: the embeddings' output or the previous block's."""
-    return EMBEDDINGS_OUTPUT if i == 0 else in_block(i - 1, "output")
+    return EMBEDDINGS_OUTPUT if i == 0 else in_block(i - 1, OUTPUT)
 
 
 def block_of(name):

@@ -52,7 +52,7 @@ class TourView(View):
         on(element("take-tour"), "click", lambda event, target: self.open(1))
         on(document, "keydown", self.on_key)
         dots = element("tour-dots")
-        for number, (key, title) in enumerate(tour.STEPS, 1):
+        for number, (_key, title) in enumerate(tour.STEPS, 1):
             dot = document.createElement("button")
             dot.type, dot.className, dot.textContent = "button", "tour-dot", str(number)
             dot.setAttribute("aria-label", f"Step {number}: {title}")
@@ -223,8 +223,8 @@ class TourView(View):
     async def step_attention(self, patch):
         m = self.manifest
         last = m.num_layers - 1
-        step = tour.attention(m, self.floats(names.in_block(0, "attention.probs")),
-                              self.floats(names.in_block(last, "attention.probs")), patch)
+        step = tour.attention(m, self.floats(names.in_block(0, names.PROBS)),
+                              self.floats(names.in_block(last, names.PROBS)), patch)
 
         def draw(visual):
             for key, block in (("first", 1), ("last", m.num_layers)):
@@ -235,7 +235,7 @@ class TourView(View):
     async def step_residual(self, patch):
         m = self.manifest
         states = [self.floats(names.block_input(i)) for i in range(m.num_layers)]
-        states.append(self.floats(names.in_block(m.num_layers - 1, "output")))
+        states.append(self.floats(names.in_block(m.num_layers - 1, names.OUTPUT)))
         step = tour.residual(m, states, patch)
         flow = detail.flow(m, "block.0")["steps"]
 

@@ -1,6 +1,6 @@
 // Patch embedding (EL-VIT V-C): the kernel of one hidden unit slides over the image patch by
 // patch; each position gives one value of the output map: sum(kernel * pixels) + bias, shown next
-// to the model's own embeddings.patch_conv. `recompute(unit)` asks Python for another unit's
+// to the model's own patch-convolution output. `recompute(unit)` asks Python for another unit's
 // kernel, bias and arithmetic.
 import { diverging, sequential } from "../colours.js";
 import { el } from "../dom.js";
@@ -48,7 +48,7 @@ export function openPatchEmbedding(data, recompute) {
     paint(outCanvas, Array.from(unit.outputs), colour, i + 1);
     outline(outCanvas, i);
     formula.textContent = `patch ${i} (row ${r}, column ${c}):  Σ kernel ⊙ pixels = ${fmt(unit.sums[i])}   `
-      + `+ bias ${fmt(unit.bias)}   = ${fmt(unit.outputs[i])}   (the model's embeddings.patch_conv: ${fmt(unit.model[i])})`;
+      + `+ bias ${fmt(unit.bias)}   = ${fmt(unit.outputs[i])}   (the model's ${data.tensor}: ${fmt(unit.model[i])})`;
     readout.dataset.patch = String(i);
     readout.dataset.value = String(unit.outputs[i]);
     readout.dataset.model = String(unit.model[i]);
