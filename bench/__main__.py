@@ -91,6 +91,11 @@ def table(results: dict) -> str:
     rows.append(f"| the plain optimum export in onnxruntime-web / natively (the floor of any page pass in "
                 f"WebAssembly) | {p['plain_web_ms']:.0f} ms / {p['plain_native_ms']:.0f} ms = "
                 f"**{p['plain_web_ratio']:.2f}x** |")
+    if "relevance" in results:
+        r = results["relevance"]
+        rows.append(f"| class relevance for one class, {r['model']}, in the page (relevance.onnx, target 2.5x) / "
+                    f"the page's forward pass | {r['web_relevance_ms']:.0f} ms / {r['web_first_pass_ms']:.0f} ms = "
+                    f"**{r['ratio']:.2f}x** |")
     for cache in ("cold", "warm"):
         s = results["start"][cache]
         what = f"warm start (median of {len(s['loads'])})" if "loads" in s else f"{cache} start"
@@ -162,6 +167,11 @@ def main(argv=None) -> int:
                                        "ratio": first_pass["median_ms"] / plain["median_ms"],
                                        "plain_web_ratio": plain_web["median_ms"] / plain["median_ms"],
                                        "threads": THREADS, "runs": args.runs}
+        save()
+        one_class = page.relevance(page.default_model, args.runs)
+        results["relevance"] = {"model": page.default_model, "web_relevance_ms": one_class["median_ms"],
+                                "web_first_pass_ms": first_pass["median_ms"],
+                                "ratio": one_class["median_ms"] / first_pass["median_ms"], "runs": args.runs}
         save()
         results["start"], results["bytes_before_prediction"] = page.starts(args.warm_loads)
         save()

@@ -7,6 +7,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from export.shared import names
 from serve import make_server
 
 from .chromium import CHROMIUM, FLAGS, READY
@@ -55,6 +56,26 @@ async ({base, stages, wanted, runs, warmup}) => {
   }
   for (const s of sessions) await s.release();
   return {times, threads: J.threads};
+}
+"""
+
+# The relevance of one class for the image on screen, as the page's runtime.relevance runs it:
+# relevance.onnx on the kept embeddings' output and a one-hot target, fetching the two maps the
+# Interpretation view reads; a new class each run (one-hot over the classes in turn).
+RELEVANCE = """
+async ({base, file, inputs, outputs, classes, runs, warmup}) => {
+  const J = window.vitlensJS;
+  const session = await J.createSession(await J.fetchBytes(`${base}/${file}`, () => {}));
+  const times = [];
+  for (let i = 0; i < warmup + runs; i++) {
+    const target = Array.from({length: classes}, (_, c) => (c === i % classes ? 1 : 0));
+    const feeds = {[inputs[0]]: J.current[inputs[0]], [inputs[1]]: J.tensor('float32', target, [1, classes])};
+    const started = performance.now();
+    await session.run(feeds, outputs);
+    if (i >= warmup) times.push(performance.now() - started);
+  }
+  await session.release();
+  return times;
 }
 """
 
@@ -229,6 +250,17 @@ class PageBench:
             "base": f"model/{model}", "stages": manifest["stages"], "wanted": wanted, "runs": runs, "warmup": 2})
         context.close()
         return {"median_ms": statistics.median(result["times"]), "threads": result["threads"]}
+
+    def relevance(self, model: str, runs: int) -> dict:
+        """One class's relevance in the page (RELEVANCE), median over `runs` classes in turn."""
+        manifest = json.loads((self.site / "model" / model / "manifest.json").read_text())
+        spec = manifest["relevance"]
+        context, page = self.open(f"#model={model}&image={manifest['samples'][0]['id']}")
+        times = page.evaluate(RELEVANCE, {"base": f"model/{model}", "file": spec["file"], "inputs": spec["inputs"],
+                                          "outputs": [names.RELEVANCE, names.RELEVANCE_BLOCKS],
+                                          "classes": len(manifest["labels"]), "runs": runs, "warmup": 2})
+        context.close()
+        return {"median_ms": statistics.median(times)}
 
     def plain_forward(self, model: str, image_size: list[int], runs: int) -> dict:
         """The plain model (a file under the site) in onnxruntime-web, as the page configures it (bench/bare/plain.js)."""

@@ -19,7 +19,7 @@ import torch
 import transformers
 from transformers import AutoConfig, AutoImageProcessor
 
-from . import analysis, fidelity, knowledge
+from . import analysis, fidelity, knowledge, relevance
 from .index import write_index
 from .families import SUPPORTED, UnsupportedModel, check_config
 from .onnx_parts import OPSET, export_whole, round_weights_fp16, split, stage_plan
@@ -212,6 +212,16 @@ def export_model(model_ref: str, out_root: Path, name: str | None = None, title:
             raise ExportError(f"analysis.onnx: the logit lens of CLS differs from the model's probabilities "
                               f"by {lens_diff:.2e}")
         manifest["analysis"] = analysis.manifest_entry(staging / "analysis.onnx", manifest)
+        with progress.step("tracing the relevance graph (gradients) and checking it against torch.autograd"):
+            relevance.build(manifest, model, family, staging / "relevance.onnx", fp16=weights == "fp16")
+            checked = check_relevance(staging / "relevance.onnx", manifest, model, family, exported)
+        worst = max(checked["diffs"], key=checked["diffs"].get)
+        if checked["diffs"][worst] > TOLERANCE:
+            raise ExportError(f"relevance.onnx: {worst} differs from torch.autograd by {checked['diffs'][worst]:.2e} "
+                              "of its range")
+        manifest["relevance"] = relevance.manifest_entry(staging / "relevance.onnx", manifest)
+        manifest["fidelity"]["relevance"] = {"targets": checked["targets"], "max_relative_diff": checked["diffs"][worst],
+                                             "worst_tensor": worst, "reference": "torch.autograd"}
         with progress.step("reading the knowledge graph from the transformers source"):
             graph = knowledge.build_graph(manifest["architecture"])
         (staging / "knowledge.json").write_text(json.dumps(graph, indent=1))
@@ -231,6 +241,22 @@ def export_model(model_ref: str, out_root: Path, name: str | None = None, title:
     write_index(out_root, default=name if make_default else None)
     progress.done(f"exported {name}")
     return final
+
+
+def check_relevance(path: Path, manifest: dict, model, family, exported: dict) -> dict:
+    """relevance.onnx on the fidelity image's embeddings output against torch.autograd on the model, for
+    its predicted class and for that class versus the runner-up: the largest difference of each output."""
+    ranked = [int(i) for i in exported[names.LOGITS][0].argsort()[::-1]]
+    labels, hidden = manifest["labels"], exported[names.EMBEDDINGS_OUTPUT]
+    diffs, targets = {}, []
+    for chosen, versus in ((ranked[0], None), (ranked[0], ranked[1] if len(ranked) > 1 else None)):
+        vector = relevance.target(len(labels), chosen, versus)
+        got = relevance.run(path, hidden, vector)
+        want = relevance.autograd_reference(model, family, tuple(manifest["image_size"]), hidden, vector)
+        for name, value in want.items():
+            diffs[name] = max(diffs.get(name, 0.0), fidelity.relative_diff(value, got[name]))
+        targets.append(labels[chosen] + ("" if versus is None else f" versus {labels[versus]}"))
+    return {"diffs": diffs, "targets": targets}
 
 
 def file_digests(folder: Path) -> dict[str, dict]:

@@ -89,7 +89,7 @@ def test_geometry():
         geometry.resized_size(RECIPES["squash"], 0, 10)
 
 
-MANIFEST = SimpleNamespace(num_layers=12, num_heads=6, tokens=257,
+MANIFEST = SimpleNamespace(num_layers=12, num_heads=6, tokens=257, labels=["cat", "dog", "ship"],
                            tensors=[SimpleNamespace(name="layer.3.mlp.pre_act")])
 
 
@@ -116,6 +116,16 @@ def test_the_views_choices_are_checked():
         state.State(image="a", head="6", block=0), [])
     with pytest.raises(ValueError, match="unknown kind"):
         state.replace_fields(state.State(), kind="nope")
+
+
+def test_the_relevance_classes_are_checked_and_named():
+    s = state.State(model="m", image="a", view="interpretation", block=1, kind="relevance", chosen="dog", versus="cat")
+    assert "kind=relevance&class=dog&versus=cat" in state.serialize(s) and state.parse(state.serialize(s)) == (s, [])
+    fixed, problems = state.validate(state.replace_fields(s, chosen="wolf", versus="dog"), MANIFEST, ["a"])
+    assert (fixed.chosen, fixed.versus) == ("", "dog")
+    assert problems == ["class 'wolf' is not one of the model's classes (cat, dog, ship); using the predicted class"]
+    fixed, problems = state.validate(state.replace_fields(s, versus="dog"), MANIFEST, ["a"])
+    assert fixed.versus == "" and "cannot be compared with itself" in problems[0]
 
 
 def test_a_local_model_reads_as_such_in_the_url():
@@ -352,7 +362,7 @@ def test_encoder_level_puts_every_block_output_side_by_side():
     assert flat[detail.value_index(lay, 1, 9)] == outputs[1, 9, 5]
     assert detail.cell_label(lay, 0, ["CLS"]) == "token 0 (CLS)"
     state_, problems = state.validate(state.State(model="m", image="a", tensor="encoder.outputs"),
-                                      SimpleNamespace(num_layers=3, num_heads=2, tokens=17, tensors=[]), ["a"])
+                                      SimpleNamespace(num_layers=3, num_heads=2, tokens=17, tensors=[], labels=["cat"]), ["a"])
     assert state_.tensor == "encoder.outputs" and not problems
 
 

@@ -15,6 +15,7 @@ EXAMPLES = """examples:
   vit-lens export --model ./my-finetuned-vit --default
   vit-lens serve
   vit-lens site --out public --model my-finetuned-vit
+  vit-lens explain my-finetuned-vit cat.jpg --map relevance --png cat.png
   vit-lens <command> --help"""
 
 SITE_DESCRIPTION = """Write a self-contained static site: the page, its runtime and the chosen models.
@@ -73,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     site = subcommand(commands, "site", "write a static site for any host", SITE_DESCRIPTION, SITE_EXAMPLES)
     add_site_arguments(site)
     site.set_defaults(run=run_site)
+    from . import explain
+    explained = subcommand(commands, "explain", "compute one of the page's maps for an image, natively",
+                           explain.DESCRIPTION, explain.EXAMPLES)
+    explain.add_arguments(explained)
+    explained.set_defaults(run=explain.run)
     return parser
 
 

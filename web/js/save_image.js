@@ -148,8 +148,14 @@ function overviewLevel() {
   return index === undefined ? id : kind === "block" ? `block${Number(index) + 1}` : `block${Number(index) + 1}_${kind}`;
 }
 
+// A relevance map is one class's (or one class versus another), every block chained: no block or token.
+function relevanceTarget() {
+  return $("#interp-canvas").dataset.target ?? "";
+}
+
 function interpretationName() {
   const kind = $("#interp-kind").value;
+  if (kind === "relevance") return ["interpretation", kind, relevanceTarget().replaceAll(" ", "-")];
   const block = Number($("#interp-block").value);
   const head = $("#interp-head").value;
   const fused = Number.isNaN(Number(head)) ? `${head}-of-heads` : `head${Number(head) + 1}`;
@@ -159,6 +165,7 @@ function interpretationName() {
 
 function interpretationWhat() {
   const kind = $("#interp-kind").value;
+  if (kind === "relevance") return `Interpretation: ${selectedText($("#interp-kind"))}, ${relevanceTarget()}, every block`;
   const extra = kind === "attention" ? `, ${selectedText($("#interp-head"))}`
     : kind === "rollout" ? `, heads fused by ${$("#interp-fusion").value}` : "";
   return `Interpretation: ${selectedText($("#interp-kind"))}, ${selectedText($("#interp-block"))}${extra}, token ${$("#interp-token").value}`;

@@ -12,10 +12,10 @@ grid order (row-major), the `special` leading tokens (CLS, DIST) left out.
 """
 import math
 
-from tensor_names import FUSIONS
+from tensor_names import FUSIONS, PROBS, RELEVANCE, RELEVANCE_BLOCKS, analysis, in_block
 
-KINDS = ("similarity", "attention", "rollout", "lens", "norms")  # the maps, the paper's first
-BY_LAYER = ("attention", "rollout")  # these exist per block (1..N), not for the embeddings
+KINDS = ("similarity", "attention", "rollout", "relevance", "lens", "norms")  # the maps, the paper's first
+BY_LAYER = ("attention", "rollout", "relevance")  # these exist per block (1..N), not for the embeddings
 
 
 def first_block(kind):
@@ -100,3 +100,61 @@ def lens_maps(flat, tokens, classes, state, special):
         best = max(range(classes), key=probs.__getitem__)
         result.append((best, probs[best]))
     return result
+
+
+def relevance_map(flat, tokens, special):
+    """Chefer et al.'s map: CLS's row of R (relevance.onnx's `relevance`, (tokens,)) over the patches."""
+    _check_special(special, tokens)
+    if len(flat) != tokens:
+        raise ValueError(f"{len(flat)} relevance values for {tokens} tokens")
+    return list(flat[special:])
+
+
+def relevance_block_map(flat, tokens, layer, special):
+    """Where relevance forms: CLS's row of block `layer`'s Ā_l (relevance.blocks, (blocks, tokens))."""
+    return norm_map(flat, tokens, layer, special)
+
+
+def share(values, index):
+    """A patch's part of the map's total (what a hover reports beside its relevance); 0 for an empty map."""
+    total = math.fsum(values)
+    return values[index] / total if total else 0.0
+
+
+def target(classes, chosen, versus=None):
+    """relevance.onnx's target over the logits: one-hot for `chosen`, with -1 for `versus` ("A versus B")."""
+    _check_index(chosen, classes, "class")
+    vector = [0.0] * classes
+    vector[chosen] = 1.0
+    if versus is not None:
+        _check_index(versus, classes, "class")
+        if versus == chosen:
+            raise ValueError("a class cannot be compared with itself")
+        vector[versus] = -1.0
+    return vector
+
+
+def map_of(kind, read, m, block, head, fusion, token):
+    """One map of the Interpretation view: {'values': per patch, 'classes': per patch (lens only)}.
+
+    `read(name)` gives the flat float32 values of an exposed tensor or a graph's output (analysis.*,
+    layer.<i>.attention.probs, relevance and relevance.blocks for the chosen class); `m` is the
+    manifest. `block` counts as the page does: 0 the embeddings' output, b block b; for relevance,
+    None is Chefer et al.'s map (every block chained) and b block b's Ā. `head` is 0-based or a fusion.
+    """
+    tokens, special = m.tokens, len(m.special_tokens)
+    if kind == "similarity":
+        return {"values": similarity_map(read(analysis("similarity")), tokens, block, token, special)}
+    if kind == "norms":
+        return {"values": norm_map(read(analysis("norms")), tokens, block, special)}
+    if kind == "lens":
+        picks = lens_maps(read(analysis("lens")), tokens, len(m.labels), block, special)
+        return {"classes": [c for c, _ in picks], "values": [p for _, p in picks]}
+    if kind == "attention":
+        probs = read(in_block(block - 1, PROBS))
+        return {"values": attention_map(probs, m.num_heads, tokens, head, token, special)}
+    if kind == "relevance":
+        if block is None:
+            return {"values": relevance_map(read(RELEVANCE), tokens, special)}
+        return {"values": relevance_block_map(read(RELEVANCE_BLOCKS), tokens, block - 1, special)}
+    return {"values": rollout_map(read(analysis(f"rollout.{fusion}")), tokens, block - 1, token, special)}

@@ -1,8 +1,9 @@
 """The Interpretation view in the browser: controls, the map over the image, every block at once.
 
-Browser-only. analysis.onnx computes what needs the whole forward pass once per image; the stdlib
-module `interpret` slices one selection out of it; this view turns each map into 0..255 levels
-and web/js/interpret.js colours and draws them.
+Browser-only. analysis.onnx computes what needs the whole forward pass once per image, and
+relevance.onnx a class's relevance (one run per class); the stdlib module `interpret` slices one
+selection out of them; this view turns each map into 0..255 levels and web/js/interpret.js colours
+and draws them.
 """
 import json
 
@@ -10,27 +11,13 @@ import js
 from pyodide.ffi import to_js
 
 import interpret
+from interpret_notes import ABOUT, MEANINGS
 from page import element, make
 import tensors
 import tensor_names as names
 from view import View
 
 JS = js.vitlensJS
-
-MEANINGS = {
-    "similarity": ("Cosine similarity between the chosen token and every patch token at this block (the paper's "
-                   "Interpretation View): where the model's representation of the token resembles the patches'."),
-    "attention": ("The chosen token's attention weights (softmax of its scores) over the patches in this block, "
-                  "for one head or the heads fused: where it reads from in this block alone."),
-    "rollout": ("Attention rollout (Abnar & Zuidema 2020): the attention of blocks 1..this one multiplied, each "
-                "with the residual connection added (A+I)/2 and rows renormalised; heads fused as chosen. An "
-                "estimate of which input patches flow into the chosen token."),
-    "lens": ("Logit lens: every patch token at this block put through the final LayerNorm and the head in CLS's "
-             "place; the colour is the class it would predict, the opacity its probability."),
-    "norms": ("The L2 norm of every patch token at this block: ViTs grow a few high-norm outlier tokens that "
-              "often sit on background patches."),
-}
-
 
 def js_map(one):
     """A map for web/js/interpret.js: its block and label, and per patch a 0..255 level (a viridis step,
@@ -58,7 +45,7 @@ class InterpretationView(View):
         self.pick_head = page.proxy(self.on_pick_head)
 
     def bind(self):
-        for id_ in ("interp-kind", "interp-head", "interp-fusion", "interp-block"):
+        for id_ in ("interp-kind", "interp-head", "interp-fusion", "interp-block", "interp-class", "interp-versus"):
             self.page.on(element(id_), "change", self.on_change)
         self.page.on(element("interp-opacity"), "input", self.on_change)
         # The typed value is read during dispatch: a render running first rewrites the field.
@@ -73,6 +60,9 @@ class InterpretationView(View):
             *[make("option", text=f"{f} of all heads", value=f) for f in interpret.FUSIONS],
             *[make("option", text=f"head {h + 1}", value=h) for h in range(m.num_heads)])
         element("interp-token").max = str(m.tokens - 1)
+        for id_, first in (("interp-class", "the predicted class"), ("interp-versus", "nothing: this class alone")):
+            element(id_).replaceChildren(make("option", text=first, value=""),
+                                         *[make("option", text=label, value=label) for label in m.labels])
 
     def choice(self):
         """(kind, head: a fusion or a 0-based head, fusion) as the store holds them."""
@@ -89,28 +79,27 @@ class InterpretationView(View):
             self.page.update(block=block, layer=layer)
         return block
 
-    def analysed(self, output):
-        """One of analysis.onnx's outputs for the image on screen."""
-        return self.page.runtime.floats(names.analysis(output))
+    def target(self):
+        """(relevance.onnx's target, its words, a note): the chosen class (or the predicted one), versus another."""
+        m, state = self.manifest, self.page.state
+        predicted = max(range(len(m.labels)), key=self.page.probabilities.__getitem__)
+        chosen = m.labels.index(state.chosen) if state.chosen else predicted
+        versus = m.labels.index(state.versus) if state.versus else None
+        note = ""
+        if versus == chosen:  # the link compared a class with the predicted one, which it is for this image
+            versus, note = None, f" {m.labels[chosen]} is the predicted class here: it is shown alone."
+        words = m.labels[chosen] + ("" if versus is None else f" versus {m.labels[versus]}")
+        return interpret.target(len(m.labels), chosen, versus), words, note
 
     def map_for(self, kind, block, head, fusion, token):
-        """One block's map: {'values': per patch, 'classes': per patch class (lens only)}."""
-        m = self.manifest
-        tokens, special = m.tokens, len(m.special_tokens)
-        if kind == "similarity":
-            return {"values": interpret.similarity_map(self.analysed("similarity"), tokens, block, token, special)}
-        if kind == "norms":
-            return {"values": interpret.norm_map(self.analysed("norms"), tokens, block, special)}
-        if kind == "lens":
-            picks = interpret.lens_maps(self.analysed("lens"), tokens, len(m.labels), block, special)
-            return {"classes": [c for c, _ in picks], "values": [p for _, p in picks]}
-        if kind == "attention":
-            probs = self.page.runtime.floats(names.in_block(block - 1, names.PROBS))
-            return {"values": interpret.attention_map(probs, m.num_heads, tokens, head, token, special)}
-        return {"values": interpret.rollout_map(self.analysed(f"rollout.{fusion}"), tokens, block - 1, token, special)}
+        """One block's map (interpret.map_of), read from the runtime's tensors and graph outputs."""
+        runtime = self.page.runtime
+        relevance = runtime.relevances.get(tuple(self.target()[0])) if kind == "relevance" else None
+        return interpret.map_of(kind, lambda name: relevance[name] if relevance else runtime.floats(name),
+                                self.manifest, block, head, fusion, token)
 
     async def show(self):
-        """Run analysis.onnx for a new image if need be, then draw."""
+        """Run analysis.onnx for a new image, and relevance.onnx for a new class, if need be; then draw."""
         page = self.page
         if page.probabilities is None or not self.shown:
             return
@@ -120,11 +109,25 @@ class InterpretationView(View):
             except Exception as error:
                 element("interp-meaning").textContent = f"The Interpretation view cannot run: {error}"
                 return
+            if page.state.kind == "relevance":
+                try:
+                    await page.runtime.relevance(self.target()[0])
+                except Exception as error:  # an older export: the other maps stay as they are
+                    element("interp-meaning").textContent = f"The relevance map is unavailable: {error}."
+                    element("interp-about-text").textContent = ABOUT["relevance"]
+                    return
             self.draw()
+
+    def at_hand(self):
+        """Whether everything the chosen map reads is computed for this image (a draw needs no task)."""
+        runtime = self.page.runtime
+        if runtime.analysed is None:
+            return False
+        return self.page.state.kind != "relevance" or tuple(self.target()[0]) in runtime.relevances
 
     def refresh(self):
         """An interaction: draw at once when the analysis is at hand (no task, no timer hop)."""
-        if self.page.runtime.analysed is not None and not self.page.lock.locked():
+        if self.at_hand() and not self.page.lock.locked():
             if self.shown:
                 self.draw()
         else:
@@ -136,10 +139,12 @@ class InterpretationView(View):
         kind, head, fusion = self.choice()
         token, opacity = page.state.token, page.state.opacity
         first = interpret.first_block(kind)
-        block = self.chosen_block(kind)
+        relevance = kind == "relevance"  # one map of every block chained; the small ones are the blocks'
+        block = None if relevance else self.chosen_block(kind)
         self.show_controls(kind, head, block, first)
         image = page.input_image()
-        key = (page.classified, kind, head, fusion, token, opacity)
+        target, words, note = self.target() if relevance else (None, "", "")
+        key = (page.classified, kind, head, fusion, token, opacity, words)
         if self.drawn is None or self.drawn[0] != key:  # a new set of maps; else only the block changed
             maps = []
             for b in range(first, m.num_layers + 1):
@@ -148,13 +153,17 @@ class InterpretationView(View):
                            domain=[min(one["values"]), max(one["values"])])
                 maps.append(one)
             JS.interpret.drawMultiples(element("interp-multiples"), image, to_js([js_map(one) for one in maps]),
-                                       to_js(m.grid), opacity, block, self.pick_block)
+                                       to_js(m.grid), opacity, -1 if block is None else block, self.pick_block)
             self.drawn = (key, maps)
         else:
-            JS.interpret.markMultiple(element("interp-multiples"), block)
-        main = self.drawn[1][block - first]
+            JS.interpret.markMultiple(element("interp-multiples"), -1 if block is None else block)
+        if relevance:
+            main = self.map_for(kind, None, head, fusion, token)
+            main.update(block=-1, label="every block", domain=[min(main["values"]), max(main["values"])])
+        else:
+            main = self.drawn[1][block - first]
         special = len(m.special_tokens)
-        selected = token - special if token >= special and kind not in ("norms", "lens") else -1
+        selected = token - special if token >= special and kind not in ("norms", "lens", "relevance") else -1
         JS.interpret.drawMain(element("interp-canvas"), image, js_map(main), to_js(m.grid), opacity,
                               selected, self.hover, self.pick_patch)
         self.shown_map = main
@@ -163,10 +172,20 @@ class InterpretationView(View):
         else:
             low, high = main["domain"]
             JS.interpret.legend(element("interp-legend"), f"{low:.3g}", f"{high:.3g}", None)
-        where = "embeddings output" if block == 0 else f"block {block}"
         scale = "" if kind == "lens" else " Each map is coloured between its own minimum and maximum."
-        element("interp-meaning").textContent = f"{MEANINGS[kind]} Now: {where}, {page.token_label(token)}.{scale}"
-        self.render_side(block, token)
+        if relevance:
+            now = f"{words}, every block.{note}"
+        else:
+            now = f"{'embeddings output' if block == 0 else f'block {block}'}, {page.token_label(token)}."
+        element("interp-meaning").textContent = f"{MEANINGS[kind]} Now: {now}{scale}"
+        element("interp-about-text").textContent = ABOUT[kind]
+        element("interp-multiples-title").textContent = (
+            "Where relevance forms: each block's gradient-weighted attention, CLS's row" if relevance
+            else "Every block at once")
+        if relevance:
+            self.render_relevance_side(target)
+        else:
+            self.render_side(block, token)
         self.render_heads(kind, block, head, token, image, opacity)
         canvas = element("interp-canvas")
         canvas.dataset.values = json.dumps(main["values"], separators=(",", ":"))  # for the tests
@@ -174,13 +193,20 @@ class InterpretationView(View):
             canvas.dataset.classes = json.dumps(main["classes"], separators=(",", ":"))
         else:
             canvas.removeAttribute("data-classes")
-        canvas.dataset.kind, canvas.dataset.block, canvas.dataset.token = kind, str(block), str(token)
+        canvas.dataset.kind, canvas.dataset.token = kind, str(token)
+        canvas.dataset.block = "all" if relevance else str(block)
+        canvas.dataset.target = words
 
     def show_controls(self, kind, head, block, first):
         """The controls say what the store holds (a link or another view may have changed it)."""
         state = self.page.state
         element("interp-kind").value = kind
-        element("interp-block").value = str(block)
+        if block is not None:
+            element("interp-block").value = str(block)
+        element("interp-block-label").hidden = block is None
+        element("interp-token-label").hidden = kind == "relevance"
+        element("interp-class-label").hidden = element("interp-versus-label").hidden = kind != "relevance"
+        element("interp-class").value, element("interp-versus").value = state.chosen, state.versus
         element("interp-head").value = str(head)
         element("interp-fusion").value = state.fusion
         element("interp-opacity").value = str(state.opacity)
@@ -213,10 +239,17 @@ class InterpretationView(View):
     def render_side(self, block, token):
         """The chosen token's own logit lens at this block: what it would predict if it were CLS."""
         m = self.manifest
-        probs = interpret.lens_probs(self.analysed("lens"), m.tokens, len(m.labels), block, token)
+        probs = interpret.lens_probs(self.page.runtime.floats(names.analysis("lens")), m.tokens, len(m.labels), block, token)
         title = f"{self.page.token_label(token)} through the final LayerNorm and head at this block:"
         items = [f"{m.labels[index]}: {p:.1%}" for index, p in tensors.top_k(probs, 3)]
         JS.interpret.drawSide(element("interp-side"), title, to_js(items))
+
+    def render_relevance_side(self, target):
+        """The classes the map is made for, with the model's own probabilities for them."""
+        m, probabilities = self.manifest, self.page.probabilities
+        items = [f"{'for' if weight > 0 else 'against'} {m.labels[index]}: probability {probabilities[index]:.1%}"
+                 for index, weight in enumerate(target) if weight]
+        JS.interpret.drawSide(element("interp-side"), "The score this map explains:", to_js(items))
 
     def on_hover(self, patch):
         readout = element("interp-readout")
@@ -229,6 +262,9 @@ class InterpretationView(View):
         token = patch + len(m.special_tokens)
         if "classes" in self.shown_map:
             text = f"{m.labels[self.shown_map['classes'][patch]]}, probability {value:.4f}"
+        elif self.page.state.kind == "relevance":
+            share = interpret.share(self.shown_map["values"], patch)
+            text = f"relevance {value:.6g}, {share:.1%} of all the patches' relevance"
         else:
             text = f"value {value:.6g}"
         readout.textContent = f"token {token}: patch at row {row}, column {col} · {text}"
@@ -239,6 +275,8 @@ class InterpretationView(View):
             self.refresh()
 
     def on_pick_block(self, block):
+        if self.page.state.kind == "relevance":  # its main map chains every block: none to choose
+            return
         self.page.update(block=int(block))
         self.refresh()
 
@@ -251,8 +289,10 @@ class InterpretationView(View):
             self.page.update(block=int(value))
         elif target.id == "interp-opacity":
             self.page.update(opacity=float(value))
+        elif target.id == "interp-class":
+            self.page.update(chosen=value)
         else:
-            self.page.update(**{target.id.removeprefix("interp-"): value})  # kind, fusion
+            self.page.update(**{target.id.removeprefix("interp-"): value})  # kind, fusion, versus
         self.refresh()
 
     def on_token(self, typed, target):

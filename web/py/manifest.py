@@ -87,6 +87,16 @@ class Analysis:
 
 
 @dataclass(frozen=True)
+class Relevance:
+    """relevance.onnx: the gradients of a class's logit with respect to every block's attention, and
+    Chefer et al.'s relevance made from them, for the embeddings' output and a target over the logits."""
+    file: str
+    inputs: list
+    outputs: dict  # name -> shape
+    method: str
+
+
+@dataclass(frozen=True)
 class Manifest:
     name: str
     title: str
@@ -114,6 +124,7 @@ class Manifest:
     knowledge: str  # the knowledge graph's file
     parameters: Parameters | None = None  # None in folders exported before the operation views
     analysis: Analysis | None = None  # None in folders exported before the Interpretation view
+    relevance: Relevance | None = None  # None in folders exported before class relevance
     files: dict = field(default_factory=dict)  # file -> {bytes, sha256}: the page caches files by digest
 
     @classmethod
@@ -133,6 +144,8 @@ class Manifest:
                                        "manifest.json's parameters")
         if data.get("analysis"):
             data["analysis"] = _read(Analysis, data["analysis"], "manifest.json's analysis")
+        if data.get("relevance"):
+            data["relevance"] = _read(Relevance, data["relevance"], "manifest.json's relevance")
         return _read(cls, data, "manifest.json")
 
     def tensor(self, name):

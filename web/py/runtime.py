@@ -67,6 +67,8 @@ class ModelRuntime:
         self.parameters = None  # parameters.bin as float32, fetched when a view first needs it
         self.analysis_session = None  # analysis.onnx, loaded when the Interpretation view first needs it
         self.analysed = None  # its outputs for the current image
+        self.relevance_session = None  # relevance.onnx, loaded when a relevance map is first asked for
+        self.relevances = {}  # target over the logits -> its relevance maps, for the current image
         self.values_of = {}  # tensor name -> float32 memoryview, copied out of JavaScript once per image
 
     @classmethod
@@ -120,7 +122,7 @@ class ModelRuntime:
     async def release(self):
         """Free the sessions' WebAssembly memory (the model is being replaced)."""
         await release([self.preprocess_session, *self.sessions.values()]
-                      + ([self.analysis_session] if self.analysis_session else []))
+                      + [s for s in (self.analysis_session, self.relevance_session) if s])
 
     async def fetch(self, file):
         """One file of the model folder, through the page's cache of model files."""
@@ -166,7 +168,7 @@ class ModelRuntime:
         return self.keep({name: js.Reflect.get(handed.kept, name) for name in expected})
 
     def keep(self, kept):
-        self.kept, self.details, self.analysed, self.values_of = kept, {}, None, {}
+        self.kept, self.details, self.analysed, self.values_of, self.relevances = kept, {}, None, {}, {}
         JS.current = js_object(self.kept)  # readable by tests and benchmarks
         return list(self.floats(names.PROBABILITIES))  # the head's own softmax
 
@@ -205,6 +207,28 @@ class ModelRuntime:
             out = await self.analysis_session.run(js_object(feeds))
             self.analysed = {name: js.Reflect.get(out, name) for name in spec.outputs}
         return self.analysed
+
+    async def relevance(self, target):
+        """relevance.onnx's maps for the current image and a target over the logits (a list: one-hot,
+        or +1/-1): {RELEVANCE: CLS's row of R, RELEVANCE_BLOCKS: CLS's row of each Ā_l}, float32.
+
+        Only this graph runs (the embeddings' output is kept from the first pass): changing the class
+        is one run of it, and a class asked for again is not run again for the same image."""
+        spec = self.manifest.relevance
+        if spec is None:
+            raise RuntimeError("this model folder was exported before class relevance: export it again with "
+                               "vit-lens export to see it")
+        key = tuple(target)
+        if key not in self.relevances:
+            if self.relevance_session is None:
+                self.relevance_session = await JS.createSession(await self.fetch(spec.file))
+            feeds = js_object({names.EMBEDDINGS_OUTPUT: self.kept[names.EMBEDDINGS_OUTPUT],
+                               names.TARGET: JS.tensor("float32", to_js(list(target)), to_js([1, len(target)]))})
+            wanted = [names.RELEVANCE, names.RELEVANCE_BLOCKS]
+            out = await self.relevance_session.run(feeds, to_js(wanted))
+            self.relevances[key] = {name: tensors.as_floats(js.Reflect.get(out, name).data.to_memoryview())
+                                    for name in wanted}
+        return self.relevances[key]
 
     async def values(self, name):
         """Any exposed tensor of the current image as float32: kept, or from its block's full run."""

@@ -31,6 +31,8 @@ class State:
     head: str = names.FUSIONS[0]  # its attention: a fusion of the heads, or one head ("1".."heads")
     fusion: str = names.FUSIONS[0]  # its rollout's fusion of the heads
     opacity: float = 0.7  # its maps' opacity over the image
+    chosen: str = ""  # its relevance's class (a label; "" is the predicted class), class= in the URL
+    versus: str = ""  # the class it is compared with ("A versus B"); "" for the class alone
 
 
 CHOICES = {"view": VIEWS, "mode": detail.MODES, "kind": interpret.KINDS, "fusion": names.FUSIONS}
@@ -42,8 +44,10 @@ def parse(fragment):
     problems = []
     values = {}
     for key, value in parse_qsl(fragment.lstrip("#"), keep_blank_values=True):
-        if key in ("model", "image", "tensor"):
+        if key in ("model", "image", "tensor", "versus"):
             values[key] = value
+        elif key == "class":
+            values["chosen"] = value
         elif key in CHOICES:
             if value in CHOICES[key]:
                 values[key] = value
@@ -84,12 +88,13 @@ def for_model(state, model):
     head, token and tensor were the previous model's, so they go back to their defaults instead of
     being reported as out of range."""
     return State(model=model, image=state.image, view=state.view, step=state.step, mode=state.mode,
-                 kind=state.kind, fusion=state.fusion, opacity=state.opacity)
+                 kind=state.kind, fusion=state.fusion, opacity=state.opacity)  # another model, other classes
 
 
 def serialize(state):
-    chosen = [(f.name, getattr(state, f.name)) for f in fields(State)
-              if f.name in ("mode", "kind", "head", "fusion", "opacity") and getattr(state, f.name) != f.default]
+    chosen = [("class" if f.name == "chosen" else f.name, getattr(state, f.name)) for f in fields(State)
+              if f.name in ("mode", "kind", "head", "fusion", "opacity", "chosen", "versus")
+              and getattr(state, f.name) != f.default]
     return "#" + urlencode([("model", state.model), ("image", state.image), ("view", state.view),
                             ("layer", state.layer), ("token", state.token)]
                            + ([("tensor", state.tensor)] if state.tensor else [])
@@ -122,6 +127,16 @@ def validate(state, manifest, sample_ids):
     if state.head.isdigit() and not 1 <= int(state.head) <= manifest.num_heads:
         problems.append(f"head {state.head} is out of range 1..{manifest.num_heads}; using the {DEFAULTS.head} of all heads")
         changes["head"] = DEFAULTS.head
+    labels = list(manifest.labels)
+    for key, name in (("chosen", "class"), ("versus", "versus")):
+        value = getattr(state, key)
+        if value and value not in labels:
+            problems.append(f"{name} {value!r} is not one of the model's classes ({', '.join(labels)}); "
+                            + ("using the predicted class" if key == "chosen" else "showing the class alone"))
+            changes[key] = ""
+    if state.versus and state.versus == state.chosen and "versus" not in changes:
+        problems.append(f"class {state.chosen!r} cannot be compared with itself; showing it alone")
+        changes["versus"] = ""
     return replace(state, **changes), problems
 
 

@@ -42,6 +42,10 @@ OUTPUT = "output"
 PATCH_KERNEL = "embeddings.patch.kernel"  # learned parameters (parameters.bin), not tensors of a pass
 PATCH_BIAS = "embeddings.patch.bias"
 
+RELEVANCE = "relevance"  # relevance.onnx: CLS's row of Chefer et al.'s R, per token
+RELEVANCE_BLOCKS = "relevance.blocks"  # CLS's row of each block's Ā_l
+TARGET = "target"  # relevance.onnx's input: the vector over the logits that y = target · logits reads
+
 FUSIONS = ("mean", "max", "min")  # how the rollout fuses heads: one analysis.rollout.<fusion> each
 
 
@@ -78,3 +82,8 @@ def shift(norm):
 def analysis(output):
     """An output of analysis.onnx: "similarity", "norms", "lens" or "rollout.<fusion>"."""
     return f"analysis.{output}"
+
+
+def gradient(name):
+    """The gradient of the relevance's y with respect to a tensor, e.g. "layer.3.attention.probs.grad"."""
+    return f"{name}.grad"

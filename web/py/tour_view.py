@@ -12,6 +12,7 @@ from pyodide.ffi import to_js
 
 import detail
 import geometry
+import interpret
 from modals import Modals
 from page import element
 from runtime import plain
@@ -262,9 +263,23 @@ class TourView(View):
                                        self.ignore)
         return step, draw
 
+    async def draw_relevance(self, canvas, chosen):
+        """Class relevance of `chosen` on its figure, once relevance.onnx has run (the step's text and
+        other figures do not wait for it); nothing if the image or the step changed meanwhile."""
+        m, classified = self.manifest, self.page.classified
+        async with self.page.lock:
+            maps = await self.page.runtime.relevance(interpret.target(len(m.labels), chosen))
+        if self.page.classified != classified or not canvas.isConnected:
+            return
+        values = interpret.relevance_map(maps[names.RELEVANCE], m.tokens, len(m.special_tokens))
+        JS.interpret.drawMain(canvas, self.page.input_image(), level_map(values), to_js(m.grid), MAP_OPACITY, -1,
+                              self.ignore, self.pick)
+        canvas.dataset.relevance = "drawn"  # for the tests
+
     async def step_decision(self, patch):
         m = self.manifest
         step = tour.decision(m, self.page.probabilities, await self.analysed("lens"))
+        final = step["numbers"]["top"][0][0]
 
         def draw(visual):
             JS.tour.box(visual, "ol", "prediction tour-prediction", "tour-prediction")
@@ -274,6 +289,10 @@ class TourView(View):
                       "colour": c, "current": s >= wins} for s, (c, p) in enumerate(step["numbers"]["lens"])]
             JS.tour.chips(visual, "the logit lens: what CLS would predict after each block (shaded: the final "
                           "class from here on)", plain(chips), False)
+            if m.relevance is not None:  # what the decision rests on (Interpretation has the rest)
+                canvas = JS.tour.figure(visual, f"what “{m.labels[final]}” rests on: class relevance (Chefer et "
+                                        "al.), every block", FIGURE, FIGURE)
+                self.page.schedule(self.draw_relevance(canvas, final))
         return step, draw
 
     async def step_try(self, patch):
