@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from screenshot import main as shoot
 
 DETAIL = "#image=chelsea&view=detail&layer=2&token=5"
+INTERPRETED = "wait:document.getElementById('interp-canvas').dataset.kind === '{}'"  # the map is drawn
 
 # docs/<name>.png: (fragment, clicks)
 SHOTS = {
@@ -27,8 +28,9 @@ SHOTS = {
     "layernorm": (DETAIL, ("#open-layernorm", "key:ArrowRight*3")),
     "attention": (DETAIL, ("#open-attention", "key:ArrowRight*3")),
     "gelu": (DETAIL, ("#open-gelu",)),
-    "interpretation": ("#image=chelsea&view=interpretation&layer=12", ()),
+    "interpretation": ("#image=chelsea&view=interpretation&layer=12", (INTERPRETED.format("similarity"),)),
     "logit-lens": ("#image=chelsea&view=interpretation&layer=12", ("#interp-kind=lens", "full")),
+    "relevance": ("#image=chelsea&view=interpretation&kind=relevance", (INTERPRETED.format("relevance"), "full")),
 }
 
 
@@ -38,7 +40,8 @@ TOUR_STEPS = ("image", "patches", "embedding", "positions", "attention", "residu
 DESKTOP, PHONE = (1366, 900), (390, 844)
 for number, step in enumerate(TOUR_STEPS, 1):
     drawn = (f"wait:document.getElementById('tour-step').dataset.step === '{step}' && "
-             "document.getElementById('tour-step').dataset.classified === document.body.dataset.classified")
+             "document.getElementById('tour-step').dataset.classified === document.body.dataset.classified"
+             + (" && !!document.querySelector('#tour-step canvas[data-relevance=drawn]')" if step == "decision" else ""))
     for suffix, size in (("", DESKTOP), ("-phone", PHONE)):
         SHOTS[f"tour/{number:02d}-{step}{suffix}"] = (f"#image=chelsea&tour={number}", (drawn,), size)
 
