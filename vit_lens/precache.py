@@ -34,8 +34,11 @@ def default_model(web: Path) -> list[Path]:
     index = json.loads((web / "model" / "index.json").read_text())
     entry = next(m for m in index["models"] if m["name"] == index["default"])
     manifest = web / "model" / entry["manifest"]
-    files = json.loads(manifest.read_text())["files"]
-    return [web / "model" / "index.json", manifest, *(manifest.parent / name for name in sorted(files))]
+    data = json.loads(manifest.read_text())
+    # relevance.onnx holds the weights again (tens of MB): fetched, and kept by digest, when first shown
+    on_demand = {data["relevance"]["file"]} if data.get("relevance") else set()
+    return [web / "model" / "index.json", manifest,
+            *(manifest.parent / name for name in sorted(data["files"]) if name not in on_demand)]
 
 
 def build(web: Path) -> dict:

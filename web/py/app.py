@@ -129,7 +129,9 @@ class App:
         await self.select_sample(fitted.image)
         self.page.notify(problems + more)
         if not is_local(name):  # a local model is the user's: read from their disk, kept nowhere
-            JS.keepForOffline(base, plain({"knowledge": manifest.knowledge, "files": manifest.files,
+            kept = {f: entry for f, entry in manifest.files.items()  # relevance.onnx: kept when first shown
+                    if manifest.relevance is None or f != manifest.relevance.file}
+            JS.keepForOffline(base, plain({"knowledge": manifest.knowledge, "files": kept,
                                            "samples": [{"file": s.file} for s in manifest.samples]}))
 
     # ---- rendering ------------------------------------------------------------------------

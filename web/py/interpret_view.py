@@ -19,6 +19,12 @@ from view import View
 
 JS = js.vitlensJS
 
+def write(node, attribute, value):
+    """Set a DOM property only when it changes: every draw states the controls, few change them."""
+    if getattr(node, attribute) != value:
+        setattr(node, attribute, value)
+
+
 def js_map(one):
     """A map for web/js/interpret.js: its block and label, and per patch a 0..255 level (a viridis step,
     or for the logit lens the opacity of the class's colour) as typed arrays."""
@@ -178,10 +184,10 @@ class InterpretationView(View):
         else:
             now = f"{'embeddings output' if block == 0 else f'block {block}'}, {page.token_label(token)}."
         element("interp-meaning").textContent = f"{MEANINGS[kind]} Now: {now}{scale}"
-        element("interp-about-text").textContent = ABOUT[kind]
-        element("interp-multiples-title").textContent = (
-            "Where relevance forms: each block's gradient-weighted attention, CLS's row" if relevance
-            else "Every block at once")
+        write(element("interp-about-text"), "textContent", ABOUT[kind])
+        write(element("interp-multiples-title"), "textContent",
+              "Where relevance forms: each block's gradient-weighted attention, CLS's row" if relevance
+              else "Every block at once")
         if relevance:
             self.render_relevance_side(target)
         else:
@@ -203,10 +209,11 @@ class InterpretationView(View):
         element("interp-kind").value = kind
         if block is not None:
             element("interp-block").value = str(block)
-        element("interp-block-label").hidden = block is None
-        element("interp-token-label").hidden = kind == "relevance"
-        element("interp-class-label").hidden = element("interp-versus-label").hidden = kind != "relevance"
-        element("interp-class").value, element("interp-versus").value = state.chosen, state.versus
+        for id_, hidden in (("interp-block-label", block is None), ("interp-token-label", kind == "relevance"),
+                            ("interp-class-label", kind != "relevance"), ("interp-versus-label", kind != "relevance")):
+            write(element(id_), "hidden", hidden)
+        write(element("interp-class"), "value", state.chosen)
+        write(element("interp-versus"), "value", state.versus)
         element("interp-head").value = str(head)
         element("interp-fusion").value = state.fusion
         element("interp-opacity").value = str(state.opacity)
