@@ -20,9 +20,10 @@ from export.preprocess import preprocess
 from export.samples import SAMPLES
 from export.shared import names
 
+from .test_interpret import flat  # the float32 memoryview the page hands to Python
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "web" / "py"))
 import interpret  # the page's arithmetic, run here in CPython
-import tensors
 
 KINDS = ("vit", "deit", "deit_teacher", "dinov2")
 
@@ -45,11 +46,6 @@ def chefer_numpy(grads, probs):
         relevance_matrix = relevance_matrix + cam @ relevance_matrix
         blocks.append(cam[0])
     return np.stack(blocks), relevance_matrix[0]
-
-
-def flat(x):
-    """The float32 memoryview the page hands to Python."""
-    return tensors.as_floats(np.ascontiguousarray(x, dtype=np.float32).tobytes())
 
 
 @pytest.mark.parametrize("kind", KINDS)
