@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
 from .families import Family
+from .fidelity import open_session
 from .shared import names
 from .onnx_parts import OPSET
 
@@ -28,8 +28,9 @@ def input_names(num_layers: int) -> list[str]:
             + [names.in_block(i, names.PROBS) for i in range(num_layers)])
 
 
-def output_shapes(manifest: dict) -> dict[str, list[int]]:
-    layers, tokens = manifest["num_layers"], manifest["tokens"]
+def output_shapes(manifest: dict, tokens: int | str | None = None) -> dict[str, list]:
+    """Each output's shape; `tokens` (default: the manifest's count) may be a symbol, for the graph."""
+    layers, tokens = manifest["num_layers"], manifest["tokens"] if tokens is None else tokens
     states = layers + 1
     return {
         names.analysis("similarity"): [states, tokens, tokens],
@@ -115,7 +116,7 @@ def _lens(g: _Graph, states: str, model: nn.Module, family: Family, special: int
 
 def build(manifest: dict, model: nn.Module, family: Family) -> onnx.ModelProto:
     """The analysis graph for an exported model; sizes from its manifest, weights from `model`."""
-    layers, tokens, dim = manifest["num_layers"], manifest["tokens"], manifest["hidden_size"]
+    layers, dim = manifest["num_layers"], manifest["hidden_size"]
     heads, special = manifest["num_heads"], len(manifest["special_tokens"])
     wanted = input_names(layers)
     hidden, probs = wanted[:layers + 1], wanted[layers + 1:]
@@ -124,10 +125,11 @@ def build(manifest: dict, model: nn.Module, family: Family) -> onnx.ModelProto:
     _similarity_and_norms(g, states)
     _rollout(g, probs)
     _lens(g, states, model, family, special, dim)
-    inputs = ([helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, tokens, dim]) for n in hidden]
-              + [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, heads, tokens, tokens]) for n in probs])
+    symbol = "tokens"  # any count: a what-if run with patches removed has fewer tokens
+    inputs = ([helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, symbol, dim]) for n in hidden]
+              + [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, heads, symbol, symbol]) for n in probs])
     outputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape)
-               for n, shape in output_shapes(manifest).items()]
+               for n, shape in output_shapes(manifest, symbol).items()]
     graph = helper.make_graph(g.nodes, "vitlens_analysis", inputs, outputs, g.initializers)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="vit-lens")
@@ -143,9 +145,7 @@ def manifest_entry(path: Path, manifest: dict) -> dict:
 
 def run(path: Path, values: dict[str, np.ndarray], threads: int = 0) -> dict[str, np.ndarray]:
     """Feed the graph from exposed tensors (e.g. `fidelity.run_parts` output), as the page does."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    session = open_session(path, threads)
     outputs = [o.name for o in session.get_outputs()]
     feeds = {i.name: values[i.name] for i in session.get_inputs()}
     return dict(zip(outputs, session.run(outputs, feeds)))

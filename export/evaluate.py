@@ -9,10 +9,10 @@ import json
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 from tqdm import tqdm
 
 from . import cifar
+from .fidelity import open_session
 from .preprocess import preprocess
 from .samples import CIFAR10_CLASSES
 from .shared import names
@@ -25,7 +25,7 @@ class Chain:
 
     def __init__(self, folder: Path):
         self.manifest = json.loads((folder / "manifest.json").read_text())
-        self.sessions = [(stage, ort.InferenceSession(str(folder / stage["file"]), providers=["CPUExecutionProvider"]))
+        self.sessions = [(stage, open_session(folder / stage["file"]))
                          for stage in self.manifest["stages"]]
 
     def logits(self, pixel_values: np.ndarray) -> np.ndarray:

@@ -28,6 +28,7 @@ class Family:
     special_tokens: tuple[str, ...]  # parameters of the embeddings, in token order
     head: str  # how logits are formed from the final hidden states
     pooled: str  # what the classifier reads
+    reads_patches: bool = False  # the classifier reads the patch tokens too: removing them all leaves it nothing
 
     @property
     def token_labels(self) -> list[str]:
@@ -59,6 +60,7 @@ DINOV2 = Family(
     layer_scale=("layer_scale1", "layer_scale2"), special_tokens=("cls_token",),
     head="classifier(concat(CLS, mean of patch tokens))",
     pooled="the CLS token concatenated with the mean of the patch tokens, after the final LayerNorm",
+    reads_patches=True,
 )
 
 SUPPORTED = {

@@ -3,6 +3,10 @@
 The page runs the parts as a chain (embeddings -> block 1 -> ... -> block N -> head) and re-runs a
 single block for its details. Every boundary tensor is a named output of the whole graph, so the
 parts compute exactly what the whole graph computes.
+
+For what-if edits, the parts after the embeddings read any number of tokens (a removed patch is a
+token left out), and each block's part has a head mask input whose default keeps every head: a run
+that feeds neither computes what it computed before, value for value.
 """
 from __future__ import annotations
 
@@ -85,8 +89,9 @@ def first_pass(stage: dict) -> list[str]:
     return list(stage["outputs"]) if block is None else [names.in_block(block, names.PROBS), names.in_block(block, names.OUTPUT)]
 
 
-def split(whole: Path, stages: list[dict], out_dir: Path, fp16: bool = False) -> list[dict]:
-    """Write one ONNX file per stage; return the stage list with file names.
+def split(whole: Path, stages: list[dict], out_dir: Path, tokens: int, heads: int, fp16: bool = False) -> list[dict]:
+    """Write one ONNX file per stage; return the stage list with file names. `tokens` is the traced
+    token count (see `free_tokens`), `heads` the attention heads of a block (see `add_head_mask`).
 
     The head part also outputs the class probabilities (softmax of the logits), so the page shows
     the model's own numbers rather than computing them. fp16: store the large weights as float16
@@ -101,12 +106,49 @@ def split(whole: Path, stages: list[dict], out_dir: Path, fp16: bool = False) ->
         if stage["name"] == names.HEAD:
             add_probabilities(model)
             stage = {**stage, "outputs": stage["outputs"] + [names.PROBABILITIES]}
+        if stage["name"] != names.EMBEDDINGS:
+            free_tokens(model, tokens)
+        block = names.block_of(stage["name"])
+        if block is not None:
+            add_head_mask(model, block, heads)
         if fp16:
             store_fp16(model)
         onnx.checker.check_model(model)
         onnx.save(model, str(out_dir / file))
         parts.append({**stage, "file": file, "first_pass": first_pass(stage)})
     return parts
+
+
+def free_tokens(model: onnx.ModelProto, tokens: int) -> None:
+    """Let a part after the embeddings read any number of tokens: the token axes of its inputs and
+    outputs, fixed at the traced count, become the symbol "tokens" (the graph's reshapes already take
+    their sizes from their inputs). Token axes: 1 of (batch, tokens, dim); 2 of (batch, heads, tokens, x),
+    and 3 too of the square (batch, heads, tokens, tokens) scores and probabilities."""
+    square = (names.SCORES, names.PROBS)
+    for value in (*model.graph.input, *model.graph.output):
+        dims = value.type.tensor_type.shape.dim
+        axes = {3: (1,), 4: (2, 3) if value.name.endswith(square) else (2,)}
+        for axis in axes.get(len(dims), ()):
+            if dims[axis].dim_value == tokens:
+                dims[axis].dim_param = "tokens"
+    del model.graph.value_info[:]  # shapes inferred at the traced count
+
+
+def add_head_mask(model: onnx.ModelProto, block: int, heads: int) -> None:
+    """Hugging Face's head_mask in a block's part: the attention probabilities times the input
+    `layer.<i>.attention.head_mask`, (1, heads, 1, 1), before they weigh the values, and the exposed
+    probabilities are the product (as the model's own attentions are). Its default, an initialiser of
+    ones under the input's name, keeps every head: x * 1 is x, so unedited runs are unchanged."""
+    graph, probs, mask = model.graph, names.in_block(block, names.PROBS), names.in_block(block, names.HEAD_MASK)
+    unmasked = f"{probs}.unmasked"
+    nodes = list(graph.node)
+    at = next(i for i, node in enumerate(nodes) if probs in node.output)
+    nodes[at].output[:] = [unmasked if o == probs else o for o in nodes[at].output]
+    nodes.insert(at + 1, helper.make_node("Mul", [unmasked, mask], [probs], name=f"{probs}.masked"))
+    del graph.node[:]
+    graph.node.extend(nodes)
+    graph.input.append(helper.make_tensor_value_info(mask, onnx.TensorProto.FLOAT, [1, heads, 1, 1]))
+    graph.initializer.append(numpy_helper.from_array(np.ones((1, heads, 1, 1), np.float32), mask))
 
 
 def add_probabilities(model: onnx.ModelProto) -> None:

@@ -13,6 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import onnx
 import optimum
 import torch
@@ -29,7 +30,7 @@ from .parameters import write_parameters
 from .probe import ProbedModel
 from .progress import Silent
 from .samples import SAMPLES, Sample, write_samples
-from .shared import manifest as page_manifest, names
+from .shared import edits, manifest as page_manifest, names
 
 FORMAT = page_manifest.FORMAT
 TOLERANCE = 1e-4  # max abs diff relative to each tensor's range, fp32
@@ -112,6 +113,7 @@ def build_manifest(name, title, model_ref, model, family, recipe, specs, shapes,
         "layer_norm_eps": config.layer_norm_eps,
         "layer_scale": family.layer_scale is not None,
         "head": family.head,
+        "head_reads_patches": family.reads_patches,
         "labels": labels,
         "preprocessing": {**recipe, "graph": "preprocess.onnx"},
         "stages": parts,
@@ -161,6 +163,7 @@ def export_model(model_ref: str, out_root: Path, name: str | None = None, title:
     if height % model.config.patch_size or width % model.config.patch_size:
         raise ExportError(f"input {height}x{width} is not a multiple of the patch size {model.config.patch_size}")
     probed = ProbedModel(model, family)
+    grid_size = (height // model.config.patch_size) * (width // model.config.patch_size)
     pixel_values = preprocess(samples[0].load(), recipe)
     storage = {"dtype": "float32"}
     if weights == "fp16":
@@ -186,7 +189,8 @@ def export_model(model_ref: str, out_root: Path, name: str | None = None, title:
             with progress.step("tracing the model and exporting it to ONNX (optimum)"):
                 export_whole(probed, (height, width), whole)
             with progress.step("splitting it into one part per stage"):
-                parts = split(whole, stage_plan(probed), staging, fp16=weights == "fp16")
+                parts = split(whole, stage_plan(probed), staging, tokens=len(family.special_tokens) + grid_size,
+                              heads=model.config.num_attention_heads, fp16=weights == "fp16")
         for part in parts:
             part["bytes"] = (staging / part["file"]).stat().st_size
         with progress.step(f"writing the parameters, the preprocessing graph and {len(samples)} samples"):
@@ -222,6 +226,11 @@ def export_model(model_ref: str, out_root: Path, name: str | None = None, title:
         manifest["relevance"] = relevance.manifest_entry(staging / "relevance.onnx", manifest)
         manifest["fidelity"]["relevance"] = {"targets": checked["targets"], "max_relative_diff": checked["diffs"][worst],
                                              "worst_tensor": worst, "reference": "torch.autograd"}
+        with progress.step("checking an edited run (patches removed, heads knocked out) against Hugging Face"):
+            manifest["fidelity"]["edits"] = check_edits(staging, manifest, model, family, pixel_values)
+        if manifest["fidelity"]["edits"]["max_relative_diff"] > TOLERANCE:
+            raise ExportError(f"an edited run's {manifest['fidelity']['edits']['worst_tensor']} differs from Hugging Face "
+                              f"by {manifest['fidelity']['edits']['max_relative_diff']:.2e} of its range")
         with progress.step("reading the knowledge graph from the transformers source"):
             graph = knowledge.build_graph(manifest["architecture"])
         (staging / "knowledge.json").write_text(json.dumps(graph, indent=1))
@@ -257,6 +266,25 @@ def check_relevance(path: Path, manifest: dict, model, family, exported: dict) -
             diffs[name] = max(diffs.get(name, 0.0), fidelity.relative_diff(value, got[name]))
         targets.append(labels[chosen] + ("" if versus is None else f" versus {labels[versus]}"))
     return {"diffs": diffs, "targets": targets}
+
+
+def check_edits(folder: Path, manifest: dict, model, family, pixel_values) -> dict:
+    """One what-if run of the fidelity image against the Hugging Face model given the same edit: every
+    other patch removed, head 1 of the first block and the last head of the last block knocked out.
+    Every tensor from block 1 on, and relevance.onnx on it against torch.autograd."""
+    m = page_manifest.Manifest.from_json({**manifest, "files": {}})
+    edit = edits.Edit(removed=tuple(range(1, m.num_patches, 2)), knocked=((1, 1), (m.num_layers, m.num_heads)))
+    kept = edit.kept_tokens(len(m.special_tokens), m.num_patches)
+    mask = np.array(edit.head_mask(m.num_layers, m.num_heads), np.float32)
+    got = fidelity.Chain(folder, manifest["stages"]).run(pixel_values, kept, mask)
+    diffs = fidelity.compare(fidelity.run_torch_edited(model, family, pixel_values, kept, mask), got)
+    vector = relevance.target(len(m.labels), int(got[names.LOGITS][0].argmax()))
+    want = relevance.autograd_reference(model, family, tuple(m.image_size), got[names.EMBEDDINGS_OUTPUT], vector, mask)
+    have = relevance.run(folder / "relevance.onnx", got[names.EMBEDDINGS_OUTPUT], vector, mask)
+    diffs.update({f"relevance: {name}": fidelity.relative_diff(value, have[name]) for name, value in want.items()})
+    worst = max(diffs, key=diffs.get)
+    return {"edit": edit.describe(), "max_relative_diff": diffs[worst], "worst_tensor": worst,
+            "reference": "Hugging Face: its blocks on the kept tokens, its head_mask; torch.autograd for relevance"}
 
 
 def file_digests(folder: Path) -> dict[str, dict]:

@@ -9,7 +9,9 @@ The model's own modules are traced, so every family's head (DeiT's two classifie
 patch mean) and layer-scale are in the gradient as they are in the forward pass.
 
 Inputs: `embeddings.output`, which the page keeps from its first pass, and `target` (1, classes):
-one-hot for a class, +1/-1 for "A versus B". Outputs, per Chefer et al.: the gradients
+one-hot for a class, +1/-1 for "A versus B". For what-if edits the graph reads any number of tokens
+(traced with a symbolic count, see `_dynamic_sizes`), and `head_mask` (blocks, heads), Hugging Face's
+head mask, whose default (an initialiser of ones) keeps every head. Outputs, per Chefer et al.: the gradients
 `layer.<i>.attention.probs.grad` (checked against torch.autograd at export), each block's
 Ā_l = mean over heads of max(0, ∂y/∂A_l ⊙ A_l) as CLS's row (`relevance.blocks`, (blocks, tokens)),
 and CLS's row of R = (I + Ā_L) ··· (I + Ā_1) (`relevance`, (tokens,)).
@@ -20,15 +22,18 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import torch
 from torch._decomp import core_aten_decompositions, get_decompositions
 from torch.fx.experimental.proxy_tensor import make_fx
 
 from .families import Family
+from .fidelity import open_session
 from .onnx_parts import OPSET, store_fp16
 from .probe import Probe
 from .shared import names
+
+HEAD_MASK = "head_mask"  # (blocks, heads): 1 keeps a head, 0 knocks it out; every head by default
+INPUTS = [names.EMBEDDINGS_OUTPUT, names.TARGET, HEAD_MASK]
 
 # Kept whole by core_aten_decompositions, but with no ONNX symbolic: decomposed into primitives
 # (slice_scatter and select_scatter are the backward of slicing out CLS, DIST or the patches).
@@ -36,15 +41,17 @@ DECOMPOSED = [torch.ops.aten._softmax, torch.ops.aten.native_layer_norm, torch.o
               torch.ops.aten.slice_scatter, torch.ops.aten.select_scatter]
 
 
-def _traced_probs(model: torch.nn.Module, family: Family, image_size: tuple[int, int], hidden: torch.Tensor):
+def _traced_probs(model: torch.nn.Module, family: Family, image_size: tuple[int, int], hidden: torch.Tensor,
+                  head_mask: torch.Tensor | None = None):
     """The logits and every block's attention probabilities, the model run from `hidden` (its
-    embeddings' output) on: the embeddings' own result is replaced, and left to dead-code removal."""
+    embeddings' output, any number of tokens) on with `head_mask` (blocks, heads): the embeddings' own
+    result is replaced, and left to dead-code removal."""
     height, width = image_size
     embeddings = family.base_model(model).embeddings
     replace = embeddings.register_forward_hook(lambda module, inputs, output: hidden)
     try:
         with Probe(model, family) as probe:
-            logits = model(pixel_values=torch.zeros(1, 3, height, width)).logits
+            logits = model(pixel_values=torch.zeros(1, 3, height, width), head_mask=head_mask).logits
     finally:
         replace.remove()
     probs = [probe.tensors[names.in_block(i, names.PROBS)] for i in range(len(family.blocks(model)))]
@@ -61,10 +68,12 @@ def chefer(grads: list[torch.Tensor], probs: list[torch.Tensor]) -> tuple[torch.
     return torch.stack([b[0] for b in blocks]), row
 
 
-def autograd_reference(model, family, image_size, hidden: np.ndarray, target: np.ndarray) -> dict[str, np.ndarray]:
+def autograd_reference(model, family, image_size, hidden: np.ndarray, target: np.ndarray,
+                       head_mask: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """The outputs of relevance.onnx computed by torch.autograd on the model itself, for the check."""
     x = torch.from_numpy(hidden).requires_grad_()
-    logits, probs = _traced_probs(model, family, image_size, x)
+    mask = None if head_mask is None else torch.from_numpy(head_mask)
+    logits, probs = _traced_probs(model, family, image_size, x, mask)
     y = (logits * torch.from_numpy(target)).sum()
     grads = torch.autograd.grad(y, probs)
     blocks, row = chefer(grads, probs)
@@ -78,8 +87,8 @@ class _Relevance(torch.nn.Module):
         super().__init__()
         self.model, self.family, self.image_size = model, family, image_size
 
-    def forward(self, hidden: torch.Tensor, target: torch.Tensor):
-        logits, probs = _traced_probs(self.model, self.family, self.image_size, hidden)
+    def forward(self, hidden: torch.Tensor, target: torch.Tensor, head_mask: torch.Tensor):
+        logits, probs = _traced_probs(self.model, self.family, self.image_size, hidden, head_mask)
         y = (logits * target).sum(dim=(0, 1))  # over every dim by name: the exporter's empty axes are refused
         grads = torch.autograd.grad(y, probs)
         blocks, row = chefer(grads, probs)
@@ -111,6 +120,45 @@ def _simplify(graph: torch.fx.GraphModule) -> None:
     graph.recompile()
 
 
+def _as_python(op):
+    """An aten operator called through torch's Python API, which the TorchScript tracer records with
+    sizes that stay symbolic (aten's own overloads take only plain numbers)."""
+    name = op.overloadpacket.__name__
+    if name == "view":
+        return lambda x, shape: x.view(*shape)
+    if name == "expand":
+        return lambda x, shape, **_: x.expand(*shape)
+    if name == "full":  # aten.full of a bool has no ONNX symbolic: a float fill, cast
+        return lambda size, value, dtype=None, **_: (torch.zeros(size) + float(value)).to(dtype or torch.float32)
+    if name == "arange":
+        return lambda start, end, step=1, dtype=None, **_: torch.arange(start, end, step, dtype=dtype)
+    if name == "_to_copy":
+        return lambda x, dtype=None, **_: x.to(dtype)
+    return getattr(torch, name)
+
+
+def _dynamic_sizes(graph: torch.fx.GraphModule) -> None:
+    """Keep the token count symbolic through the TorchScript exporter: make_fx's symbolic sizes
+    (aten.sym_size) become `Tensor.size` calls, which the tracer records, and every operator that reads
+    such a size is called through the Python API (`_as_python`)."""
+    sizes = set()
+    for node in list(graph.graph.nodes):
+        if node.op == "call_function" and node.target == torch.ops.aten.sym_size.int:
+            with graph.graph.inserting_before(node):
+                size = graph.graph.call_method("size", node.args)
+            node.replace_all_uses_with(size)
+            graph.graph.erase_node(node)
+            sizes.add(size)
+        elif node.op == "call_function" and not isinstance(node.target, torch._ops.OpOverload):
+            if any(n in sizes for n in node.all_input_nodes):  # arithmetic on sizes (operator.mul, ...)
+                sizes.add(node)
+    for node in graph.graph.nodes:
+        if node.op == "call_function" and isinstance(node.target, torch._ops.OpOverload) and (
+                node.target == torch.ops.aten._to_copy.default or any(n in sizes for n in node.all_input_nodes)):
+            node.target = _as_python(node.target)
+    graph.recompile()
+
+
 def output_names(num_layers: int) -> list[str]:
     return ([names.gradient(names.in_block(i, names.PROBS)) for i in range(num_layers)]
             + [names.RELEVANCE_BLOCKS, names.RELEVANCE])
@@ -119,22 +167,27 @@ def output_names(num_layers: int) -> list[str]:
 def build(manifest: dict, model: torch.nn.Module, family: Family, path: Path, fp16: bool) -> None:
     """Trace and write relevance.onnx for an exported model (sizes from its manifest)."""
     tokens, dim, classes = manifest["tokens"], manifest["hidden_size"], len(manifest["labels"])
+    layers, heads = manifest["num_layers"], manifest["num_heads"]
     image_size = tuple(manifest["image_size"])
     frozen = [p for p in model.parameters() if p.requires_grad]
     for p in frozen:  # gradients for the attention only, none for the weights
         p.requires_grad_(False)
     try:
         hidden = torch.zeros(1, tokens, dim, requires_grad=True)
-        target = torch.zeros(1, classes)
+        target, head_mask = torch.zeros(1, classes), torch.ones(layers, heads)
         table = {**core_aten_decompositions(), **get_decompositions(DECOMPOSED)}
-        graph = make_fx(_Relevance(model, family, image_size), decomposition_table=table)(hidden, target)
+        graph = make_fx(_Relevance(model, family, image_size), decomposition_table=table, tracing_mode="symbolic",
+                        _allow_non_fake_inputs=True)(hidden, target, head_mask)  # the weights stay real
     finally:
         for p in frozen:
             p.requires_grad_(True)
     _simplify(graph)
-    torch.onnx.export(graph, (hidden.detach(), target), str(path), dynamo=False, opset_version=OPSET,
-                      input_names=[names.EMBEDDINGS_OUTPUT, names.TARGET], output_names=output_names(manifest["num_layers"]))
+    _dynamic_sizes(graph)
+    torch.onnx.export(graph, (hidden.detach(), target, head_mask), str(path), dynamo=False, opset_version=OPSET,
+                      input_names=INPUTS, output_names=output_names(layers),
+                      dynamic_axes={names.EMBEDDINGS_OUTPUT: {1: "tokens"}})
     proto = onnx.load(str(path))
+    proto.graph.initializer.append(onnx.numpy_helper.from_array(np.ones((layers, heads), np.float32), HEAD_MASK))
     if fp16:
         store_fp16(proto)
     onnx.checker.check_model(proto)
@@ -145,7 +198,7 @@ def manifest_entry(path: Path, manifest: dict) -> dict:
     layers, tokens, heads = manifest["num_layers"], manifest["tokens"], manifest["num_heads"]
     shapes = {name: [1, heads, tokens, tokens] for name in output_names(layers)[:layers]}
     shapes.update({names.RELEVANCE_BLOCKS: [layers, tokens], names.RELEVANCE: [tokens]})
-    return {"file": path.name, "bytes": path.stat().st_size, "inputs": [names.EMBEDDINGS_OUTPUT, names.TARGET],
+    return {"file": path.name, "bytes": path.stat().st_size, "inputs": INPUTS,
             "outputs": shapes, "method": "Chefer, Gur and Wolf, ICCV 2021: R = I; R += mean_heads(max(0, dy/dA * A)) R"}
 
 
@@ -158,9 +211,12 @@ def target(classes: int, chosen: int, versus: int | None = None) -> np.ndarray:
     return vector
 
 
-def run(path: Path, hidden: np.ndarray, target_vector: np.ndarray, threads: int = 0) -> dict[str, np.ndarray]:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+def run(path: Path, hidden: np.ndarray, target_vector: np.ndarray, head_mask: np.ndarray | None = None,
+        threads: int = 0) -> dict[str, np.ndarray]:
+    """relevance.onnx on an embeddings output (any number of tokens); without `head_mask`, every head."""
+    session = open_session(path, threads)
     outputs = [o.name for o in session.get_outputs()]
-    return dict(zip(outputs, session.run(outputs, {names.EMBEDDINGS_OUTPUT: hidden, names.TARGET: target_vector})))
+    feeds = {names.EMBEDDINGS_OUTPUT: hidden, names.TARGET: target_vector}
+    if head_mask is not None:
+        feeds[HEAD_MASK] = head_mask
+    return dict(zip(outputs, session.run(outputs, feeds)))

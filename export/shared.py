@@ -32,3 +32,4 @@ def page_module(name: str):
 geometry = page_module("geometry")  # input sizes and crops
 names = page_module("tensor_names")  # the exposed tensors' names
 manifest = page_module("manifest")  # manifest.json as the page reads it
+edits = page_module("edits")  # what-if edits: kept tokens, head masks, curves

@@ -98,7 +98,7 @@ def test_chained_parts_equal_the_whole_graph_exactly(tiny_checkpoints, kind, tmp
     model, recipe, family = load(str(tiny_checkpoints[kind]))
     probed = ProbedModel(model, family)
     export_whole(probed, (32, 32), tmp_path / "whole.onnx")
-    parts = split(tmp_path / "whole.onnx", stage_plan(probed), tmp_path)
+    parts = split(tmp_path / "whole.onnx", stage_plan(probed), tmp_path, tokens=17, heads=4)
     pixel_values = preprocess(SAMPLES[0].load(), recipe)
     session = ort.InferenceSession(str(tmp_path / "whole.onnx"), providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]

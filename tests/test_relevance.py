@@ -86,7 +86,7 @@ def test_the_manifest_lists_the_graph_and_its_check(exported):
     for kind in KINDS:
         manifest = json.loads((folders[kind] / "manifest.json").read_text())
         entry, layers, tokens = manifest["relevance"], manifest["num_layers"], manifest["tokens"]
-        assert entry["inputs"] == [names.EMBEDDINGS_OUTPUT, names.TARGET]
+        assert entry["inputs"] == [names.EMBEDDINGS_OUTPUT, names.TARGET, "head_mask"]
         assert entry["outputs"][names.RELEVANCE] == [tokens] and entry["outputs"][names.RELEVANCE_BLOCKS] == [layers, tokens]
         assert entry["file"] in manifest["files"]
         record = manifest["fidelity"]["relevance"]

@@ -78,13 +78,13 @@ def _rgba(image):
 
 def pixel_values(folder: Path, recipe: dict, rgba: np.ndarray) -> np.ndarray:
     """preprocess.onnx on the image, fed as the page feeds it (web/js/boot.js's preprocessFeeds)."""
-    import onnxruntime as ort
+    from export import fidelity
     geometry = _page("geometry")
     sizes = geometry.graph_inputs(recipe, rgba.shape[2], rgba.shape[1])
     feeds = {name: np.asarray(values, np.int64) for name, values in sizes.items()}
     feeds.update(image=rgba, rescale=np.array(recipe["rescale"], np.float32), mean=np.asarray(recipe["mean"], np.float32),
                  std=np.asarray(recipe["std"], np.float32))
-    session = ort.InferenceSession(str(folder / recipe["graph"]), providers=["CPUExecutionProvider"])
+    session = fidelity.open_session(folder / recipe["graph"])
     return session.run(None, feeds)[0]
 
 

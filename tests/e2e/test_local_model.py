@@ -27,7 +27,7 @@ from .test_tour import KEYS
 
 def other_format(folder):
     manifest = json.loads((folder / "manifest.json").read_text())
-    (folder / "manifest.json").write_text(json.dumps({**manifest, "format": 3}))
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "format": 4}))
 
 
 # name -> (how it is broken, what the message must say): the deployed cases, and one more

@@ -7,7 +7,7 @@ show (source, fidelity, weights, exported_with) stays in the JSON, for people an
 """
 from dataclasses import MISSING, dataclass, field, fields
 
-FORMAT = 2  # of the folders this page reads; the export step writes it into every manifest
+FORMAT = 3  # of the folders this page reads; the export step writes it into every manifest
 
 
 class ManifestError(ValueError):
@@ -126,6 +126,7 @@ class Manifest:
     analysis: Analysis | None = None  # None in folders exported before the Interpretation view
     relevance: Relevance | None = None  # None in folders exported before class relevance
     files: dict = field(default_factory=dict)  # file -> {bytes, sha256}: the page caches files by digest
+    head_reads_patches: bool = False  # the classifier reads the patch tokens too (DINOv2's mean), not CLS alone
 
     @classmethod
     def from_json(cls, data):

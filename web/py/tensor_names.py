@@ -28,6 +28,7 @@ KEY = "attention.key"
 VALUE = "attention.value"
 SCORES = "attention.scores"
 PROBS = "attention.probs"
+HEAD_MASK = "attention.head_mask"  # an input of each block's part, (1, heads, 1, 1): 1 keeps a head, 0 knocks it out
 CONTEXT = "attention.context"
 ATTENTION_OUTPUT = "attention.output"
 LAYER_SCALE1 = "layer_scale1"  # families with layer-scale (DINOv2)
