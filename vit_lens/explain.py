@@ -12,12 +12,8 @@ from urllib.parse import urlencode
 
 import numpy as np
 
-from . import viridis
 
 MAPS = ("relevance", "similarity", "attention", "rollout", "lens")
-OPACITY = 0.7  # the page's default (web/py/state.py)
-SCALE = 2  # the figure is the model's input at twice its size, as the page saves at twice the screen's
-TEXT_WIDTH = 448  # the text's width at the least (px): a small model's map does not squeeze it
 
 
 class ExplainError(ValueError):
@@ -89,171 +85,166 @@ def pixel_values(folder: Path, recipe: dict, rgba: np.ndarray) -> np.ndarray:
 
 
 def explain(model, image, kind: str = "relevance", chosen: str | None = None, versus: str | None = None,
-            block: int | None = None, head: str = "mean", token: int = 0) -> dict:
+            block: int | None = None, head: str = "mean", token: int = 0, remove: str = "", knock: str = "",
+            order: str = "relevance") -> dict:
     """The map as the page computes it: {'probabilities', 'grid', 'map', 'classes' (lens), 'asked' (what
-    was asked), 'fragment' (the page's URL for it)}. `model`: a folder written by vit-lens export, or a
-    model's name in this checkout's web/model; `image`: a PIL image or a path."""
-    return compute(model, image, kind, chosen, versus, block, head, token)[0]
+    was asked), 'fragment' (the page's URL for it)}; with `remove` (patches, "12,13,40") or `knock`
+    (heads, "3.2,5.1"), of the edited run, with 'edit' and 'unedited_probabilities'. `kind` "deletion"
+    or "insertion": the curve of the top class's probability as patches go in `order`'s order
+    ({'curve', 'area', ...}). `model`: a folder written by vit-lens export, or a model's name in this
+    checkout's web/model; `image`: a PIL image or a path."""
+    return compute(model, image, kind, chosen, versus, block, head, token, remove, knock, order)[0]
 
 
-def compute(model, image, kind, chosen, versus, block, head, token):
-    """explain()'s result, the model's manifest and its input (pixel_values), which the figure shows."""
-    from export import analysis, fidelity, relevance
+def _open(model):
     from .site import SiteError, find_model, read_manifest
     try:
         folder = find_model(model)
         data = read_manifest(folder)
     except SiteError as error:
         raise ExplainError(str(error)) from None
-    interpret, names, tensors = _page("interpret"), _page("tensor_names"), _page("tensors")
-    manifest = _page("manifest").Manifest.from_json(data)
-    block, picked, chosen_index, versus_index = _choose(kind, manifest, chosen, versus, block, head, token)
-    values = fidelity.run_parts(folder, data["stages"], pixel_values(folder, data["preprocessing"], _rgba(image)))
+    return folder, data, _page("manifest").Manifest.from_json(data)
+
+
+def compute(model, image, kind, chosen, versus, block, head, token, remove="", knock="", order="relevance"):
+    """explain()'s result, the model's manifest and its input (pixel_values), which the figure shows."""
+    from export import fidelity
+    edits, names = _page("edits"), _page("tensor_names")
+    folder, data, manifest = _open(model)
+    curve = kind in edits.CURVES
+    if curve and order not in edits.ORDERS:
+        raise ExplainError(f"order {order!r}: choose one of {', '.join(edits.ORDERS)}")
+    if curve and remove:
+        raise ExplainError("--remove-patches: a deletion or insertion curve removes patches itself; leave it out")
+    try:
+        edit = edits.make(manifest, removed=remove or "", knocked=knock or "")
+    except edits.EditError as error:
+        raise ExplainError(str(error)) from None
+    map_kind = ("relevance" if order == "random" else order) if curve else kind
+    block, picked, chosen_index, versus_index = _choose(map_kind, manifest, chosen, versus, block, head, token)
+    chain = fidelity.Chain(folder, data["stages"])
+    special, patches = len(manifest.special_tokens), manifest.num_patches
+    kept = edit.kept_tokens(special, patches) if edit.removed else None
+    mask = np.array(edit.head_mask(manifest.num_layers, manifest.num_heads), np.float32) if edit.knocked else None
+    pixels = pixel_values(folder, data["preprocessing"], _rgba(image))
+    values = chain.run(pixels, kept, mask)
     probabilities = values[names.PROBABILITIES][0]
     if chosen_index is None:
         chosen_index = int(np.argmax(probabilities))
+    asked = {"map": kind, "class": manifest.labels[chosen_index] if map_kind == "relevance" else None,
+             "versus": None if versus_index is None else manifest.labels[versus_index], "block": block, "head": head,
+             "token": token}
+    result = {"model": manifest.name, "grid": list(manifest.grid),
+              "probabilities": {label: float(p) for label, p in zip(manifest.labels, probabilities)}}
+    if edit:
+        unedited = chain.run(pixels)[names.PROBABILITIES][0]
+        result["unedited_probabilities"] = {label: float(p) for label, p in zip(manifest.labels, unedited)}
+        result["edit"] = {"removed": list(edit.removed), "knocked": [f"{b}.{h}" for b, h in edit.knocked],
+                          "described": edit.describe()}
+    if curve:
+        if order == "random":
+            ranked = edits.random_order(patches)
+            asked.update(order=order, seed=edits.SEED, **dict.fromkeys(("class", "block", "head", "token")))
+        else:
+            asked["order"] = order
+            ranked = edits.order_of(_map(map_kind, folder, manifest, values, kept, mask, block, picked, token,
+                                         chosen_index, versus_index)["values"])
+        top = int(np.argmax(probabilities))
+        steps = []
+        for count in edits.removed_counts(patches, not manifest.head_reads_patches):
+            step = edits.curve_edit(kind, ranked, count)
+            out = chain.run(hidden=values[names.EMBEDDINGS_OUTPUT], kept=step.kept_tokens(special, patches), head_mask=mask)
+            steps.append({"removed": count / patches, "probability": float(out[names.PROBABILITIES][0][top])})
+        result.update(curve=steps, area=edits.area(steps), **{"class": manifest.labels[top]})
+    else:
+        one = _map(kind, folder, manifest, values, kept, mask, block, picked, token, chosen_index, versus_index)
+        gone = set(edit.removed)
+        result["map"] = [None if p in gone else v for p, v in enumerate(one["values"])]
+        if "classes" in one:
+            result["classes"] = [None if p in gone else manifest.labels[c] for p, c in enumerate(one["classes"])]
+    result["asked"] = asked
+    result["fragment"] = _fragment(manifest, asked, edit)
+    return result, data, values[names.PIXELS]
+
+
+def _map(kind, folder, manifest, values, kept, mask, block, picked, token, chosen_index, versus_index):
+    """One map of a run (edited or not) as interpret.map_of reads it: analysis.onnx or relevance.onnx on
+    the run's tensors, spread back to every token when patches were removed (those read 0)."""
+    from export import analysis, fidelity, relevance
+    interpret, names, tensors = _page("interpret"), _page("tensor_names"), _page("tensors")
     if kind == "relevance":
         if manifest.relevance is None:
             raise ExplainError(f"{manifest.name} was exported before class relevance: export it again with "
                                "vit-lens export")
         target = np.array([interpret.target(len(manifest.labels), chosen_index, versus_index)], np.float32)
-        outputs = relevance.run(folder / manifest.relevance.file, values[names.EMBEDDINGS_OUTPUT], target)
+        outputs = relevance.run(folder / manifest.relevance.file, values[names.EMBEDDINGS_OUTPUT], target, mask)
     else:
         outputs = {**values, **analysis.run(folder / manifest.analysis.file, values)}
+    if kept is not None:
+        outputs = {name: fidelity.spread(name, value, kept, manifest.tokens) for name, value in outputs.items()}
 
     def read(name):
         return tensors.as_floats(np.ascontiguousarray(outputs[name], np.float32).tobytes())
     fusion = picked if isinstance(picked, str) else "mean"
-    one = interpret.map_of(kind, read, manifest, block, picked, fusion, token)
-    result = {"model": manifest.name, "map": one["values"], "grid": list(manifest.grid),
-              "probabilities": {label: float(p) for label, p in zip(manifest.labels, probabilities)},
-              "asked": {"map": kind, "class": manifest.labels[chosen_index] if kind == "relevance" else None,
-                        "versus": None if versus_index is None else manifest.labels[versus_index],
-                        "block": block, "head": head, "token": token}}
-    if "classes" in one:
-        result["classes"] = [manifest.labels[c] for c in one["classes"]]
-    result["fragment"] = _fragment(manifest, result["asked"])
-    return result, data, values[names.PIXELS]
+    return interpret.map_of(kind, read, manifest, block, picked, fusion, token)
 
 
-def _fragment(manifest, asked) -> str:
-    """The page's URL fragment that shows the same map (web/py/state.py's keys)."""
-    pairs = [("model", manifest.name), ("view", "interpretation"), ("kind", asked["map"])]
-    if asked["map"] == "relevance":
-        pairs += [("class", asked["class"])] + ([("versus", asked["versus"])] if asked["versus"] else [])
+def _fragment(manifest, asked, edit) -> str:
+    """The page's URL fragment that shows the same map, or the what-if view (web/py/state.py's keys)."""
+    edits = _page("edits")
+    if asked["map"] in edits.CURVES:
+        pairs = [("model", manifest.name), ("view", "whatif")]
     else:
-        pairs += [("layer", max(1, asked["block"])), ("block", asked["block"]), ("token", asked["token"])]
-        if asked["map"] in ("attention", "rollout"):
-            pairs.append(("head" if asked["map"] == "attention" else "fusion", asked["head"]))
-    return "#" + urlencode(pairs, safe=":")
-
-
-def figure(result: dict, manifest: dict, model_input: np.ndarray, image_name: str):
-    """The figure the page saves of its Interpretation view, drawn here: what the map shows, its colour
-    scale with its two ends, the map over the model's input at twice its size (each patch a block of
-    exact pixels, the opacity the page's default), and the page's caption lines under it (the model and
-    what the map shows, the image, the URL that reopens it). A PIL image."""
-    from PIL import Image, ImageDraw, ImageFont
-    notes, operations, tensors = _page("interpret_notes"), _page("operations"), _page("tensors")
-    height, width = manifest["image_size"]
-    recipe = manifest["preprocessing"]
-    rgba = operations.image_bytes(tensors.as_floats(model_input.astype(np.float32).tobytes()), height, width,
-                                  recipe["mean"], recipe["std"])
-    size = (SCALE * width, SCALE * height)
-    base = Image.frombytes("RGBA", (width, height), bytes(rgba)).convert("RGB").resize(size, Image.LANCZOS)
-    rows, cols = result["grid"]
-    values, asked = result["map"], result["asked"]
-    lens = "classes" in result
-    levels = tensors.levels(values, 0, 1) if lens else tensors.levels(values, min(values), max(values))
-    colours = ([viridis.class_colour(manifest["labels"].index(c)) for c in result["classes"]] if lens
-               else [viridis.colour(level) for level in levels])
-    cells = Image.new("RGB", (cols, rows))
-    cells.putdata(colours)
-    weight = Image.new("L", (cols, rows))  # the map's share of each pixel: the opacity, times the probability (lens)
-    weight.putdata([round(OPACITY * (level if lens else 255)) for level in levels])
-    picture = Image.composite(cells.resize(size, Image.NEAREST), base, weight.resize(size, Image.NEAREST))
-    font = ImageFont.load_default(size=12)
-    margin, line, text_width = 16, 18, max(size[0], TEXT_WIDTH)
-    meaning = _wrap(notes.MEANINGS[asked["map"]], font, text_width)
-    if asked["map"] == "relevance":
-        what = f"class relevance (Chefer et al.), {asked['class']}" + (
-            f" versus {asked['versus']}" if asked["versus"] else "") + ", every block"
-    else:
-        place = "embeddings output" if asked["block"] == 0 else f"block {asked['block']}"
-        what = f"{asked['map']}, {place}, token {asked['token']}"
-    caption = [part for text in (f"ViT Lens · {manifest['title']} · Interpretation: {what}", f"Image: {image_name}",
-                                 result["fragment"]) for part in _wrap(text, font, text_width)]
-    top = margin + line * len(meaning) + 8
-    swatches, x, y = [], margin, top  # the lens's legend: one swatch per class, in rows as wide as the map
-    for index, label in enumerate(manifest["labels"] if lens else []):
-        step = 22 + round(font.getlength(label))
-        if x + step > margin + text_width and x > margin:
-            x, y = margin, y + line
-        swatches.append((index, label, x, y))
-        x += step
-    image_top = y + line + 8
-    out = Image.new("RGB", (text_width + 2 * margin, image_top + size[1] + margin + line * len(caption) + margin),
-                    "white")
-    draw = ImageDraw.Draw(out)
-    for i, text in enumerate(meaning):
-        draw.text((margin, margin + i * line), text, fill=(40, 40, 40), font=font)
-    for index, label, x, y in swatches:
-        draw.rectangle((x, y + 3, x + 10, y + 13), fill=viridis.class_colour(index))
-        draw.text((x + 14, y), label, fill=(40, 40, 40), font=font)
-    if not lens:
-        low, high = f"{min(values):.3g}", f"{max(values):.3g}"
-        draw.text((margin, top), low, fill=(40, 40, 40), font=font)
-        left = margin + round(font.getlength(low)) + 6
-        bar = Image.new("RGB", (256, 1))
-        bar.putdata([viridis.colour(level) for level in range(256)])
-        out.paste(bar.resize((256, 10)), (left, top + 3))
-        draw.text((left + 262, top), high, fill=(40, 40, 40), font=font)
-    out.paste(picture, (margin, image_top))
-    for i, text in enumerate(caption):
-        draw.text((margin, image_top + size[1] + margin + i * line), text, fill=(40, 40, 40), font=font)
-    return out
-
-
-def _wrap(text: str, font, width: int) -> list[str]:
-    """Lines no wider than `width` px: broken between words, and inside a word (a URL) when it must."""
-    lines, current = [], ""
-    for word in text.split(" "):
-        candidate = f"{current} {word}" if current else word
-        if font.getlength(candidate) <= width:
-            current = candidate
-            continue
-        if current:
-            lines.append(current)
-        while font.getlength(word) > width:  # a word longer than the line
-            cut = max(1, max(i for i in range(1, len(word) + 1) if font.getlength(word[:i]) <= width))
-            lines.append(word[:cut])
-            word = word[cut:]
-        current = word
-    return [*lines, current] if current else lines
+        pairs = [("model", manifest.name), ("view", "interpretation"), ("kind", asked["map"])]
+        if asked["map"] == "relevance":
+            pairs += [("class", asked["class"])] + ([("versus", asked["versus"])] if asked["versus"] else [])
+        else:
+            pairs += [("layer", max(1, asked["block"])), ("block", asked["block"]), ("token", asked["token"])]
+            if asked["map"] in ("attention", "rollout"):
+                pairs.append(("head" if asked["map"] == "attention" else "fusion", asked["head"]))
+    pairs += [(key, text) for key, text in (("remove", edits.patch_list(edit.removed)),
+                                            ("knock", edits.knockout_list(edit.knocked))) if text]
+    return "#" + urlencode(pairs, safe=":,")
 
 
 DESCRIPTION = """Compute one of the page's maps for an image, natively: the same ONNX graphs and the same
-Python as the page, for papers, scripts and batch use.
+Python as the page, for papers, scripts and batch use. Test a hypothesis with what-if edits: remove
+patches (their tokens are left out after the embeddings) or knock out heads (Hugging Face's
+head_mask), and measure a map's faithfulness with deletion and insertion curves.
 
 The JSON holds the probabilities (label -> probability), the patch grid [rows, cols], the map (one
-number per patch, row-major), what was asked, and the page's URL fragment for the same map. The
-PNG is the map over the model's input at twice its size with its colour scale and caption, as the
-page saves it. Blocks count from 1 (0 is the embeddings' output), heads from 1, tokens from 0 (CLS)."""
+number per patch, row-major; null for a removed patch), what was asked, and the page's URL fragment
+for the same map. An edited run adds the edit and the unedited probabilities. A curve holds `curve`,
+a list of steps {"removed": fraction, "probability": p} of the top class (the first step is the
+unedited run), and `area`, the mean probability under it. The PNG is the map over the model's input
+at twice its size with its colour scale and caption, as the page saves it, or the curve.
+Patches count from 0, row-major; blocks from 1 (0 is the embeddings' output), heads from 1, tokens
+from 0 (CLS)."""
 EXAMPLES = """examples:
   vit-lens explain dinov2-s14-cifar10 cat.jpg --png cat-relevance.png
   vit-lens explain ./exports/my-vit photo.png --map relevance --class dog --versus cat --json out.json
-  vit-lens explain dinov2-s14-cifar10 cat.jpg --map attention --block 12 --head 3 --token 0 --png a.png"""
+  vit-lens explain dinov2-s14-cifar10 cat.jpg --map attention --block 12 --head 3 --token 0 --png a.png
+  vit-lens explain dinov2-s14-cifar10 cat.jpg --remove-patches 12-15,40 --knock-out 3.2,5.1
+  vit-lens explain dinov2-s14-cifar10 cat.jpg --map deletion --order relevance --png deletion.png"""
 
 
 def add_arguments(parser) -> None:
+    edits = _page("edits")
     parser.add_argument("model", help="a folder written by vit-lens export, or a model's name in web/model")
     parser.add_argument("image", type=Path, help="the image (any format Pillow reads)")
-    parser.add_argument("--map", choices=MAPS, default="relevance", dest="kind")
+    parser.add_argument("--map", choices=MAPS + edits.CURVES, default="relevance", dest="kind",
+                        help="a map, or a faithfulness curve (deletion, insertion) in --order's order")
     parser.add_argument("--class", dest="chosen", metavar="NAME", help="relevance: the class (default: the predicted one)")
     parser.add_argument("--versus", metavar="NAME", help="relevance: the class it is compared with (A versus B)")
     parser.add_argument("--block", type=int, help="1 to the model's blocks (0: the embeddings' output); default: the last")
     parser.add_argument("--head", default="mean", help="attention: a head from 1, or mean, max, min (rollout: the fusion)")
     parser.add_argument("--token", type=int, default=0, help="the token whose map it is (0: CLS)")
+    parser.add_argument("--remove-patches", metavar="PATCHES", default="", dest="remove",
+                        help="leave these patches out, e.g. 12,13,40 or 12-15 (from 0, row-major, as the page shows)")
+    parser.add_argument("--knock-out", metavar="BLOCK.HEAD", default="", dest="knock",
+                        help="switch off these heads, e.g. 3.2,5.1 (blocks and heads from 1, as the page shows)")
+    parser.add_argument("--order", choices=edits.ORDERS, default="relevance",
+                        help="deletion and insertion: the map whose order removes the patches (random: seeded)")
     parser.add_argument("--png", type=Path, metavar="OUT.png", help="write the figure")
     parser.add_argument("--json", type=Path, metavar="OUT.json", dest="json_path", help="write the numbers")
 
@@ -261,9 +252,11 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     """The command: the JSON on standard output when neither --png nor --json is given."""
     import sys
+
+    from .figure import curve_figure, map_figure
     try:
         result, manifest, model_input = compute(args.model, args.image, args.kind, args.chosen, args.versus,
-                                                args.block, args.head, args.token)
+                                                args.block, args.head, args.token, args.remove, args.knock, args.order)
     except (ExplainError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -273,7 +266,8 @@ def run(args) -> int:
     if args.json_path is not None:
         args.json_path.write_text(text)
     if args.png is not None:
-        figure(result, manifest, model_input, args.image.name).save(args.png)
+        draw = curve_figure if "curve" in result else map_figure
+        draw(result, manifest, model_input, args.image.name).save(args.png)
     written = [str(p) for p in (args.png, args.json_path) if p is not None]
     if written:
         print(f"{args.kind} for {args.image.name}: wrote {', '.join(written)}", file=sys.stderr)
