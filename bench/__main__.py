@@ -14,7 +14,10 @@ Measures in one run on this machine, and writes a JSON file plus a table (issue 
    one, each beside a bare Pyodide boot from the same files (bench/bare), as a ratio, with the trace
    of the start (the page's performance marks);
 3. interaction latency in the page: changing block or token in the Interpretation view and
-   hovering in Model detail, p50/p95 over 100 changes;
+   hovering in Model detail, p50/p95 over 100 changes; the same changes while the What-if view's
+   faithfulness curves compute;
+   what-if runs (issue #42): a re-run with heads knocked out or patches removed, and a 16-step
+   deletion curve, against the page's forward pass;
 4. bytes transferred before the first prediction;
 5. peak memory of the tab (JS heap, WebAssembly memory, the renderer process) after exploring
    every block of the ViT-B/16-sized model.
@@ -35,6 +38,8 @@ import numpy as np
 import onnxruntime as ort
 
 from export.default_model import CHECKPOINT
+from export.fidelity import part_feeds
+from export.shared import edits
 
 from . import chromium
 from .page import PageBench
@@ -66,11 +71,32 @@ def native_forward(folder: Path, runs: int, warmup: int = 2, spinning: bool = Tr
         started = time.perf_counter()
         value = pixel_values
         for stage, session in sessions:
-            outputs = session.run(None, {stage["input"]: value})
+            outputs = session.run(None, part_feeds(stage, value, manifest["num_heads"]))
             value = outputs[[o.name for o in session.get_outputs()].index(stage["outputs"][-1])]
         if i >= warmup:
             times.append((time.perf_counter() - started) * 1000)
     return {"median_ms": statistics.median(times), "runs": runs, "threads": THREADS}
+
+
+def whatif(page, manifest, first_pass_ms: float, runs: int) -> dict:
+    """What-if runs in the page against its first pass: a re-run with two heads knocked out, with a
+    quarter and with half of the patches removed, and a 16-step deletion curve (its steps' sum)."""
+    special, patches, layers, heads = (len(manifest["special_tokens"]), manifest["num_patches"],
+                                       manifest["num_layers"], manifest["num_heads"])
+    knock = edits.Edit(knocked=((1, 1), (layers, heads))).head_mask(layers, heads)
+    quarter, half = (edits.Edit(removed=tuple(range(n))).kept_tokens(special, patches) for n in (patches // 4, patches // 2))
+    counts = edits.removed_counts(patches, not manifest["head_reads_patches"])[1:]  # the first step is the unedited run
+    curve = [{"keep": edits.Edit(removed=tuple(range(c))).kept_tokens(special, patches), "knock": None, "wanted": "last"}
+             for c in counts]
+    times = page.edited(page.default_model, [{"keep": None, "knock": knock, "wanted": "first"},
+                                             {"keep": quarter, "knock": None, "wanted": "first"},
+                                             {"keep": half, "knock": None, "wanted": "first"}, *curve], runs)
+    knocked, fewer, fewest, steps = times[0], times[1], times[2], times[3:]
+    return {"model": page.default_model, "web_first_pass_ms": first_pass_ms, "knock_out_ms": knocked,
+            "quarter_removed_ms": fewer, "half_removed_ms": fewest, "deletion_curve_ms": sum(steps),
+            "knock_out_ratio": knocked / first_pass_ms, "quarter_removed_ratio": fewer / first_pass_ms,
+            "half_removed_ratio": fewest / first_pass_ms, "deletion_curve_passes": sum(steps) / first_pass_ms,
+            "curve_steps": len(steps), "runs": runs}
 
 
 def percentile(values, q):
@@ -96,6 +122,15 @@ def table(results: dict) -> str:
         rows.append(f"| class relevance for one class, {r['model']}, in the page (relevance.onnx, target 2.5x) / "
                     f"the page's forward pass | {r['web_relevance_ms']:.0f} ms / {r['web_first_pass_ms']:.0f} ms = "
                     f"**{r['ratio']:.2f}x** |")
+    if "whatif" in results:
+        w = results["whatif"]
+        rows.append(f"| what-if re-run, {w['model']}, / the page's forward pass (target at most 1.0x): two heads "
+                    f"knocked out / a quarter / half of the patches removed | {w['knock_out_ms']:.0f} / "
+                    f"{w['quarter_removed_ms']:.0f} / {w['half_removed_ms']:.0f} ms / {w['web_first_pass_ms']:.0f} ms = "
+                    f"**{w['knock_out_ratio']:.2f}x / {w['quarter_removed_ratio']:.2f}x / "
+                    f"{w['half_removed_ratio']:.2f}x** |")
+        rows.append(f"| a {w['curve_steps'] + 1}-step deletion curve ({w['curve_steps']} runs) in forward passes "
+                    f"(target at most 12) | {w['deletion_curve_ms']:.0f} ms = **{w['deletion_curve_passes']:.1f}** |")
     for cache in ("cold", "warm"):
         s = results["start"][cache]
         what = f"warm start (median of {len(s['loads'])})" if "loads" in s else f"{cache} start"
@@ -173,9 +208,12 @@ def main(argv=None) -> int:
                                 "web_first_pass_ms": first_pass["median_ms"],
                                 "ratio": one_class["median_ms"] / first_pass["median_ms"], "runs": args.runs}
         save()
+        results["whatif"] = whatif(page, manifest, first_pass["median_ms"], args.runs)
+        save()
         results["start"], results["bytes_before_prediction"] = page.starts(args.warm_loads)
         save()
         results["latency"] = page.latency(args.changes)
+        results["latency"].update(page.latency_during_curves(args.changes))
         save()
         results["memory"] = {}
         for name in (page.default_model, VIT_B16):  # what a phone must hold: the default, and a ViT-B/16

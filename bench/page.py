@@ -35,18 +35,20 @@ WebAssembly.instantiateStreaming = (...args) => streaming(...args).then(record);
 # onnxruntime runs them); else the page's own pass over a new image (web/py/runtime.py's forward,
 # without preprocessing): one run of the chain in the inference worker, keeping `wanted[k]` of part k.
 FORWARD = """
-async ({base, stages, wanted, runs, warmup}) => {
+async ({base, stages, heads, wanted, runs, warmup}) => {
   const J = window.vitlensJS;
   const sessions = [];
   for (const s of stages) sessions.push(await J.createSession(await J.fetchBytes(`${base}/${s.file}`, () => {})));
   const pixels = stages[0].input;  // the model's input, pixel_values
   const input = J.current[pixels];
   const last = (s) => s.outputs[s.outputs.length - 1];
-  const parts = wanted && stages.map((s, k) => ({session: sessions[k], input: s.input, wanted: wanted[k], last: last(s)}));
+  const mask = (s) => J.edits.headMask(s, heads);
+  const parts = wanted && stages.map((s, k) => ({session: sessions[k], input: s.input, wanted: wanted[k], last: last(s),
+                                                 extra: mask(s)}));
   const pass = async () => {
     if (parts) return J.chain(null, {[pixels]: input}, parts);
     let value = input;
-    for (const [k, s] of stages.entries()) value = (await sessions[k].run({[s.input]: value}))[last(s)];
+    for (const [k, s] of stages.entries()) value = (await sessions[k].run({[s.input]: value, ...mask(s)}))[last(s)];
   };
   const times = [];
   for (let i = 0; i < warmup + runs; i++) {
@@ -59,17 +61,49 @@ async ({base, stages, wanted, runs, warmup}) => {
 }
 """
 
+# What-if runs as web/py/runtime.py runs them, from the kept embeddings output in one run of the chain
+# in the worker: `edits`, each {keep: the tokens the blocks read (null: all), knock: a head mask per
+# block (null: every head), wanted: "first" (what a re-run keeps) or "last" (a curve's step: each
+# part's last output only)}; `runs` times each. Returns the times per edit.
+EDITED = """
+async ({base, stages, heads, edits, runs, warmup}) => {
+  const J = window.vitlensJS;
+  const blocks = stages.slice(1);
+  const sessions = [];
+  for (const s of blocks) sessions.push(await J.createSession(await J.fetchBytes(`${base}/${s.file}`, () => {})));
+  const input = J.current['embeddings.output'];
+  const out = [];
+  for (const edit of edits) {
+    const parts = blocks.map((s, k) => ({session: sessions[k], input: s.input, last: s.outputs[s.outputs.length - 1],
+      wanted: edit.wanted === 'first' ? s.first_pass : [s.outputs[s.outputs.length - 1]],
+      gather: k === 0 && edit.keep ? edit.keep : undefined,
+      extra: J.edits.headMask(s, heads, edit.knock && edit.knock[k])}));
+    const times = [];
+    for (let i = 0; i < warmup + runs; i++) {
+      const started = performance.now();
+      await J.chain(null, {'embeddings.output': input}, parts);
+      if (i >= warmup) times.push(performance.now() - started);
+    }
+    out.push(times);
+  }
+  for (const s of sessions) await s.release();
+  return out;
+}
+"""
+
 # The relevance of one class for the image on screen, as the page's runtime.relevance runs it:
 # relevance.onnx on the kept embeddings' output and a one-hot target, fetching the two maps the
 # Interpretation view reads; a new class each run (one-hot over the classes in turn).
 RELEVANCE = """
-async ({base, file, inputs, outputs, classes, runs, warmup}) => {
+async ({base, file, inputs, outputs, classes, blocks, heads, runs, warmup}) => {
   const J = window.vitlensJS;
   const session = await J.createSession(await J.fetchBytes(`${base}/${file}`, () => {}));
   const times = [];
+  const every = J.tensor('float32', new Array(blocks * heads).fill(1), [blocks, heads]);  // the head mask: every head
   for (let i = 0; i < warmup + runs; i++) {
     const target = Array.from({length: classes}, (_, c) => (c === i % classes ? 1 : 0));
-    const feeds = {[inputs[0]]: J.current[inputs[0]], [inputs[1]]: J.tensor('float32', target, [1, classes])};
+    const feeds = {[inputs[0]]: J.current[inputs[0]], [inputs[1]]: J.tensor('float32', target, [1, classes]),
+                   [inputs[2]]: every};
     const started = performance.now();
     await session.run(feeds, outputs);
     if (i >= warmup) times.push(performance.now() - started);
@@ -247,7 +281,8 @@ class PageBench:
         context, page = self.open(f"#model={model}&image={sample}")
         wanted = [stage["first_pass"] for stage in manifest["stages"]] if first_pass else None
         result = page.evaluate(FORWARD, {
-            "base": f"model/{model}", "stages": manifest["stages"], "wanted": wanted, "runs": runs, "warmup": 2})
+            "base": f"model/{model}", "stages": manifest["stages"], "heads": manifest["num_heads"], "wanted": wanted,
+            "runs": runs, "warmup": 2})
         context.close()
         return {"median_ms": statistics.median(result["times"]), "threads": result["threads"]}
 
@@ -258,9 +293,20 @@ class PageBench:
         context, page = self.open(f"#model={model}&image={manifest['samples'][0]['id']}")
         times = page.evaluate(RELEVANCE, {"base": f"model/{model}", "file": spec["file"], "inputs": spec["inputs"],
                                           "outputs": [names.RELEVANCE, names.RELEVANCE_BLOCKS],
-                                          "classes": len(manifest["labels"]), "runs": runs, "warmup": 2})
+                                          "classes": len(manifest["labels"]), "blocks": manifest["num_layers"],
+                                          "heads": manifest["num_heads"], "runs": runs, "warmup": 2})
         context.close()
         return {"median_ms": statistics.median(times)}
+
+    def edited(self, model: str, edits: list[dict], runs: int) -> list[float]:
+        """The median ms of each what-if run in `edits` (see EDITED), in the page."""
+        manifest = json.loads((self.site / "model" / model / "manifest.json").read_text())
+        context, page = self.open(f"#model={model}&image={manifest['samples'][0]['id']}")
+        page.wait_for_function("document.body.dataset.classified", timeout=300_000)
+        times = page.evaluate(EDITED, {"base": f"model/{model}", "stages": manifest["stages"],
+                                       "heads": manifest["num_heads"], "edits": edits, "runs": runs, "warmup": 2})
+        context.close()
+        return [statistics.median(t) for t in times]
 
     def plain_forward(self, model: str, image_size: list[int], runs: int) -> dict:
         """The plain model (a file under the site) in onnxruntime-web, as the page configures it (bench/bare/plain.js)."""
@@ -344,6 +390,25 @@ class PageBench:
         return {"interpretation: change block": summary(interp["blocks"]),
                 "interpretation: change token": summary(interp["tokens"]),
                 "model detail: hover": summary(hover)}
+
+    def latency_during_curves(self, changes: int) -> dict:
+        """The same Interpretation changes while the What-if view's faithfulness curves compute (their
+        runs are in the inference worker; the page only awaits them)."""
+        context, page = self.open("#image=chelsea&view=whatif")
+        page.wait_for_function("document.body.dataset.classified", timeout=300_000)
+        page.wait_for_function("document.body.dataset.offline === 'ready'", timeout=300_000)
+        page.click("#curves-run")
+        running = "document.getElementById('curves-status').textContent.includes('step')"
+        page.wait_for_function(running, timeout=300_000)
+        page.click("[data-view-tab=interpretation]")
+        page.wait_for_selector("#interp-canvas[data-kind]")
+        interp = page.evaluate(LATENCY, changes)
+        still = page.evaluate(running)
+        context.close()
+        if not still:
+            raise RuntimeError("the curves ended before the interactions did: measure with fewer --changes")
+        return {"interpretation while curves compute: change block": summary(interp["blocks"]),
+                "interpretation while curves compute: change token": summary(interp["tokens"])}
 
     def memory(self, model: str) -> dict:
         """Peak memory after every block of `model` was drawn in Model detail and Interpretation."""

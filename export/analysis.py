@@ -22,10 +22,15 @@ from .onnx_parts import OPSET
 TINY = 1e-12  # a zero token gets cosine 0 with everything, not NaN
 
 
+PATCHES_READ = names.PATCHES_READ
+GRID = names.analysis("grid")  # constant: (row, column) of every patch, for the heads' attention distance
+
+
 def input_names(num_layers: int) -> list[str]:
-    """Hidden states in order (embeddings output, then each block's), then each block's attention."""
+    """Hidden states in order (embeddings output, then each block's), then each block's attention, then
+    the patches the run read."""
     return ([names.EMBEDDINGS_OUTPUT] + [names.in_block(i, names.OUTPUT) for i in range(num_layers)]
-            + [names.in_block(i, names.PROBS) for i in range(num_layers)])
+            + [names.in_block(i, names.PROBS) for i in range(num_layers)] + [PATCHES_READ])
 
 
 def output_shapes(manifest: dict, tokens: int | str | None = None) -> dict[str, list]:
@@ -37,6 +42,7 @@ def output_shapes(manifest: dict, tokens: int | str | None = None) -> dict[str, 
         names.analysis("norms"): [states, tokens],
         **{names.analysis(f"rollout.{f}"): [layers, tokens, tokens] for f in names.FUSIONS},
         names.analysis("lens"): [states, tokens, len(manifest["labels"])],
+        **{names.analysis(f"heads.{m}"): [layers, manifest["num_heads"]] for m in names.HEAD_MEASURES},
     }
 
 
@@ -65,9 +71,8 @@ def _similarity_and_norms(g: _Graph, states: str) -> None:
     g.op("MatMul", unit, g.op("Transpose", unit, perm=[0, 2, 1]), out=names.analysis("similarity"))
 
 
-def _rollout(g: _Graph, probs: list[str]) -> None:
+def _rollout(g: _Graph, stacked: str, layers: int) -> None:
     """Abnar & Zuidema's rollout for the three head fusions at once, as a batch of 3."""
-    stacked = g.op("Concat", *probs, axis=0)  # (layers, heads, tokens, tokens)
     fused = g.op("Concat", *(g.op(f"Reduce{f.capitalize()}", stacked, axes=[1], keepdims=1)
                              for f in names.FUSIONS), axis=1)  # (layers, 3, tokens, tokens)
     square = g.op("Gather", g.op("Gather", stacked, g.const(0, np.int64), axis=0), g.const(0, np.int64), axis=0)
@@ -76,12 +81,37 @@ def _rollout(g: _Graph, probs: list[str]) -> None:
     rows = g.op("ReduceSum", residual, g.const([-1], np.int64), keepdims=1)  # (layers, 3, tokens, 1)
     layer = g.op("Div", residual, rows)
     chain = []  # rollout up to each layer, (1, 3, tokens, tokens) each
-    for i in range(len(probs)):
+    for i in range(layers):
         a = g.op("Slice", layer, g.const([i], np.int64), g.const([i + 1], np.int64), g.const([0], np.int64))
         chain.append(g.op("MatMul", a, chain[-1]) if chain else a)
     rollout = g.op("Concat", *chain, axis=0)  # (layers, 3, tokens, tokens)
     for k, f in enumerate(names.FUSIONS):
         g.op("Gather", rollout, g.const(k, np.int64), axis=1, out=names.analysis(f"rollout.{f}"))
+
+
+def _heads(g: _Graph, stacked: str, grid: list[int], special: int) -> None:
+    """The head atlas's measures, each (blocks, heads), over the patch tokens as queries:
+    distance: the mean attention distance in patches (each query's attention over the patches,
+    renormalised, times the distance between the two patches); entropy: of each query's attention over
+    every token, in bits; cls: the attention a patch pays to CLS (token 0). A knocked-out head reads 0."""
+    rows, cols = grid
+    positions = np.array([[r, c] for r in range(rows) for c in range(cols)], np.float32)  # (patches, 2)
+    g.initializers.append(numpy_helper.from_array(positions, GRID))
+    read = g.op("Gather", GRID, PATCHES_READ, axis=0)  # (patches read, 2)
+    diff = g.op("Sub", g.op("Unsqueeze", read, g.const([1], np.int64)), g.op("Unsqueeze", read, g.const([0], np.int64)))
+    distance = g.op("Sqrt", g.op("ReduceSum", g.op("Mul", diff, diff), g.const([-1], np.int64), keepdims=0))  # (p, p)
+    end = g.const([np.iinfo(np.int64).max], np.int64)
+    queries = g.op("Slice", stacked, g.const([special], np.int64), end, g.const([2], np.int64))  # (layers, heads, p, tokens)
+    patches = g.op("Slice", queries, g.const([special], np.int64), end, g.const([3], np.int64))  # (layers, heads, p, p)
+    weighted = g.op("ReduceSum", g.op("Mul", patches, distance), g.const([-1], np.int64), keepdims=0)
+    mass = g.op("ReduceSum", patches, g.const([-1], np.int64), keepdims=0)  # (layers, heads, p)
+    g.op("ReduceMean", g.op("Div", weighted, g.op("Max", mass, g.const(TINY))), axes=[-1], keepdims=0,
+         out=names.analysis("heads.distance"))
+    surprise = g.op("Mul", queries, g.op("Log", g.op("Max", queries, g.const(TINY))))  # p log p, 0 where p is 0
+    bits = g.op("Mul", g.op("ReduceSum", surprise, g.const([-1], np.int64), keepdims=0), g.const(-1 / np.log(2)))
+    g.op("ReduceMean", bits, axes=[-1], keepdims=0, out=names.analysis("heads.entropy"))
+    to_cls = g.op("Gather", queries, g.const(0, np.int64), axis=3)  # (layers, heads, p)
+    g.op("ReduceMean", to_cls, axes=[-1], keepdims=0, out=names.analysis("heads.cls"))
 
 
 def _linear(g: _Graph, x: str, layer: nn.Linear, columns=slice(None)) -> str:
@@ -119,15 +149,18 @@ def build(manifest: dict, model: nn.Module, family: Family) -> onnx.ModelProto:
     layers, dim = manifest["num_layers"], manifest["hidden_size"]
     heads, special = manifest["num_heads"], len(manifest["special_tokens"])
     wanted = input_names(layers)
-    hidden, probs = wanted[:layers + 1], wanted[layers + 1:]
+    hidden, probs = wanted[:layers + 1], wanted[layers + 1:-1]
     g = _Graph()
     states = g.op("Concat", *hidden, axis=0)  # (layers + 1, tokens, dim)
     _similarity_and_norms(g, states)
-    _rollout(g, probs)
+    stacked = g.op("Concat", *probs, axis=0)  # (layers, heads, tokens, tokens)
+    _rollout(g, stacked, layers)
+    _heads(g, stacked, manifest["grid"], special)
     _lens(g, states, model, family, special, dim)
     symbol = "tokens"  # any count: a what-if run with patches removed has fewer tokens
     inputs = ([helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, symbol, dim]) for n in hidden]
-              + [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, heads, symbol, symbol]) for n in probs])
+              + [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, heads, symbol, symbol]) for n in probs]
+              + [helper.make_tensor_value_info(PATCHES_READ, TensorProto.INT64, ["patches"])])
     outputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape)
                for n, shape in output_shapes(manifest, symbol).items()]
     graph = helper.make_graph(g.nodes, "vitlens_analysis", inputs, outputs, g.initializers)
@@ -143,12 +176,22 @@ def manifest_entry(path: Path, manifest: dict) -> dict:
             "outputs": output_shapes(manifest)}
 
 
-def run(path: Path, values: dict[str, np.ndarray], threads: int = 0) -> dict[str, np.ndarray]:
-    """Feed the graph from exposed tensors (e.g. `fidelity.run_parts` output), as the page does."""
+def run(path: Path, values: dict[str, np.ndarray], patches: list[int] | None = None,
+        threads: int = 0) -> dict[str, np.ndarray]:
+    """Feed the graph from exposed tensors (e.g. `fidelity.run_parts` output), as the page does;
+    `patches`: the patches the run read (a what-if run's kept ones), by default all of them."""
     session = open_session(path, threads)
     outputs = [o.name for o in session.get_outputs()]
-    feeds = {i.name: values[i.name] for i in session.get_inputs()}
+    if patches is None:
+        patches = range(_patch_count(path))
+    feeds = {i.name: values[i.name] for i in session.get_inputs() if i.name != PATCHES_READ}
+    feeds[PATCHES_READ] = np.asarray(list(patches), np.int64)
     return dict(zip(outputs, session.run(outputs, feeds)))
+
+
+def _patch_count(path: Path) -> int:
+    """The patches of the model's grid (the GRID constant's rows)."""
+    return next(i.dims[0] for i in onnx.load(str(path)).graph.initializer if i.name == GRID)
 
 
 def lens_error(outputs: dict[str, np.ndarray], logits: np.ndarray) -> float:

@@ -12,7 +12,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import cifar
-from .fidelity import open_session
+from .fidelity import open_session, part_feeds
 from .preprocess import preprocess
 from .samples import CIFAR10_CLASSES
 from .shared import names
@@ -32,7 +32,7 @@ class Chain:
         value = pixel_values
         for stage, session in self.sessions:
             wanted = names.LOGITS if stage["name"] == names.HEAD else stage["outputs"][-1]
-            value = session.run([wanted], {stage["input"]: value})[0]
+            value = session.run([wanted], part_feeds(stage, value, self.manifest["num_heads"]))[0]
         return value
 
 

@@ -12,8 +12,7 @@ from .shared import edits, names
 
 
 def open_session(path: Path, threads: int = 0) -> ort.InferenceSession:
-    """An onnxruntime session on the CPU. Only errors are logged: the head mask inputs' default values
-    (initialisers a run may override) are meant, and onnxruntime warns of each."""
+    """An onnxruntime session on the CPU, logging errors only."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.log_severity_level = 3
@@ -31,6 +30,8 @@ class Chain:
     def __init__(self, model_dir: Path, stages: list[dict]):
         self.stages = stages
         self.sessions = [open_session(model_dir / stage["file"]) for stage in stages]
+        self.heads = next((i.shape[1] for stage, s in zip(stages, self.sessions) for i in s.get_inputs()
+                           if i.name == stage.get("head_mask")), 0)  # per block, from its head mask's shape
 
     def run(self, pixel_values: np.ndarray | None = None, kept: list[int] | None = None,
             head_mask: np.ndarray | None = None, hidden: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -42,13 +43,21 @@ class Chain:
                 continue
             if stage["input"] == names.EMBEDDINGS_OUTPUT and kept is not None:  # the tokens block 1 reads
                 values[names.EMBEDDINGS_OUTPUT] = np.ascontiguousarray(values[names.EMBEDDINGS_OUTPUT][:, kept])
-            feeds = {stage["input"]: values[stage["input"]]}
-            block = names.block_of(stage["name"])
-            if block is not None and head_mask is not None:
-                feeds[names.in_block(block, names.HEAD_MASK)] = np.asarray(head_mask[block], np.float32)[None, :, None, None]
+            feeds = part_feeds(stage, values[stage["input"]], self.heads, head_mask)
             outputs = [o.name for o in session.get_outputs()]
             values.update(zip(outputs, session.run(outputs, feeds)))
         return values
+
+
+def part_feeds(stage: dict, value: np.ndarray, heads: int, head_mask: np.ndarray | None = None) -> dict:
+    """A part's feeds: its input, and a block's head mask (row `block` of `head_mask`, (blocks, heads);
+    ones, every head, without one)."""
+    feeds = {stage["input"]: value}
+    if "head_mask" in stage:
+        block = names.block_of(stage["name"])
+        row = np.ones(heads, np.float32) if head_mask is None else np.asarray(head_mask[block], np.float32)
+        feeds[stage["head_mask"]] = row.reshape(1, heads, 1, 1)
+    return feeds
 
 
 def run_parts(model_dir: Path, stages: list[dict], pixel_values: np.ndarray) -> dict[str, np.ndarray]:

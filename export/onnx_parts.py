@@ -5,8 +5,9 @@ single block for its details. Every boundary tensor is a named output of the who
 parts compute exactly what the whole graph computes.
 
 For what-if edits, the parts after the embeddings read any number of tokens (a removed patch is a
-token left out), and each block's part has a head mask input whose default keeps every head: a run
-that feeds neither computes what it computed before, value for value.
+token left out), and each block's part has a head mask input (the stage's `head_mask`): fed ones,
+it computes what it computed before, value for value. It is a plain input that every run feeds
+(`fidelity.part_feeds`, the page's chain): onnxruntime-web refuses to feed an initialiser.
 """
 from __future__ import annotations
 
@@ -111,6 +112,7 @@ def split(whole: Path, stages: list[dict], out_dir: Path, tokens: int, heads: in
         block = names.block_of(stage["name"])
         if block is not None:
             add_head_mask(model, block, heads)
+            stage = {**stage, "head_mask": names.in_block(block, names.HEAD_MASK)}
         if fp16:
             store_fp16(model)
         onnx.checker.check_model(model)
@@ -137,8 +139,8 @@ def free_tokens(model: onnx.ModelProto, tokens: int) -> None:
 def add_head_mask(model: onnx.ModelProto, block: int, heads: int) -> None:
     """Hugging Face's head_mask in a block's part: the attention probabilities times the input
     `layer.<i>.attention.head_mask`, (1, heads, 1, 1), before they weigh the values, and the exposed
-    probabilities are the product (as the model's own attentions are). Its default, an initialiser of
-    ones under the input's name, keeps every head: x * 1 is x, so unedited runs are unchanged."""
+    probabilities are the product (as the model's own attentions are). Fed ones, it keeps every head:
+    x * 1 is x, so unedited runs are unchanged."""
     graph, probs, mask = model.graph, names.in_block(block, names.PROBS), names.in_block(block, names.HEAD_MASK)
     unmasked = f"{probs}.unmasked"
     nodes = list(graph.node)
@@ -148,7 +150,6 @@ def add_head_mask(model: onnx.ModelProto, block: int, heads: int) -> None:
     del graph.node[:]
     graph.node.extend(nodes)
     graph.input.append(helper.make_tensor_value_info(mask, onnx.TensorProto.FLOAT, [1, heads, 1, 1]))
-    graph.initializer.append(numpy_helper.from_array(np.ones((1, heads, 1, 1), np.float32), mask))
 
 
 def add_probabilities(model: onnx.ModelProto) -> None:

@@ -11,7 +11,7 @@ patch mean) and layer-scale are in the gradient as they are in the forward pass.
 Inputs: `embeddings.output`, which the page keeps from its first pass, and `target` (1, classes):
 one-hot for a class, +1/-1 for "A versus B". For what-if edits the graph reads any number of tokens
 (traced with a symbolic count, see `_dynamic_sizes`), and `head_mask` (blocks, heads), Hugging Face's
-head mask, whose default (an initialiser of ones) keeps every head. Outputs, per Chefer et al.: the gradients
+head mask (ones: every head). Outputs, per Chefer et al.: the gradients
 `layer.<i>.attention.probs.grad` (checked against torch.autograd at export), each block's
 Ā_l = mean over heads of max(0, ∂y/∂A_l ⊙ A_l) as CLS's row (`relevance.blocks`, (blocks, tokens)),
 and CLS's row of R = (I + Ā_L) ··· (I + Ā_1) (`relevance`, (tokens,)).
@@ -32,8 +32,7 @@ from .onnx_parts import OPSET, store_fp16
 from .probe import Probe
 from .shared import names
 
-HEAD_MASK = "head_mask"  # (blocks, heads): 1 keeps a head, 0 knocks it out; every head by default
-INPUTS = [names.EMBEDDINGS_OUTPUT, names.TARGET, HEAD_MASK]
+INPUTS = [names.EMBEDDINGS_OUTPUT, names.TARGET, names.HEAD_MASKS]
 
 # Kept whole by core_aten_decompositions, but with no ONNX symbolic: decomposed into primitives
 # (slice_scatter and select_scatter are the backward of slicing out CLS, DIST or the patches).
@@ -187,7 +186,6 @@ def build(manifest: dict, model: torch.nn.Module, family: Family, path: Path, fp
                       input_names=INPUTS, output_names=output_names(layers),
                       dynamic_axes={names.EMBEDDINGS_OUTPUT: {1: "tokens"}})
     proto = onnx.load(str(path))
-    proto.graph.initializer.append(onnx.numpy_helper.from_array(np.ones((layers, heads), np.float32), HEAD_MASK))
     if fp16:
         store_fp16(proto)
     onnx.checker.check_model(proto)
@@ -216,7 +214,7 @@ def run(path: Path, hidden: np.ndarray, target_vector: np.ndarray, head_mask: np
     """relevance.onnx on an embeddings output (any number of tokens); without `head_mask`, every head."""
     session = open_session(path, threads)
     outputs = [o.name for o in session.get_outputs()]
-    feeds = {names.EMBEDDINGS_OUTPUT: hidden, names.TARGET: target_vector}
-    if head_mask is not None:
-        feeds[HEAD_MASK] = head_mask
+    if head_mask is None:
+        head_mask = np.ones(next(i.shape for i in session.get_inputs() if i.name == names.HEAD_MASKS), np.float32)
+    feeds = {names.EMBEDDINGS_OUTPUT: hidden, names.TARGET: target_vector, names.HEAD_MASKS: head_mask}
     return dict(zip(outputs, session.run(outputs, feeds)))

@@ -35,8 +35,8 @@ SHOTS = {
 
 
 # The tour, every step at a laptop's and a phone's size: docs/tour/NN-<step>[-phone].png
-TOUR_STEPS = ("image", "patches", "embedding", "positions", "attention", "residual", "depth", "decision", "try",
-              "next")
+TOUR_STEPS = ("image", "patches", "embedding", "positions", "attention", "residual", "depth", "decision", "takeaway",
+              "try", "next")
 DESKTOP, PHONE = (1366, 900), (390, 844)
 for number, step in enumerate(TOUR_STEPS, 1):
     drawn = (f"wait:document.getElementById('tour-step').dataset.step === '{step}' && "

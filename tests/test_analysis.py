@@ -122,13 +122,45 @@ def test_manifest_describes_the_analysis_graph(exported, kind):
     shapes = {t["name"]: t["shape"] for t in manifest["tensors"]}
     layers, tokens = manifest["num_layers"], manifest["tokens"]
     assert entry["inputs"] == (["embeddings.output"] + [f"layer.{i}.output" for i in range(layers)]
-                               + [f"layer.{i}.attention.probs" for i in range(layers)])
-    assert all(name in shapes for name in entry["inputs"])
+                               + [f"layer.{i}.attention.probs" for i in range(layers)] + ["analysis.patches"])
+    assert all(name in shapes for name in entry["inputs"][:-1])
+    heads = manifest["num_heads"]
     assert entry["outputs"] == {
         "analysis.similarity": [layers + 1, tokens, tokens], "analysis.norms": [layers + 1, tokens],
         "analysis.rollout.mean": [layers, tokens, tokens], "analysis.rollout.max": [layers, tokens, tokens],
-        "analysis.rollout.min": [layers, tokens, tokens], "analysis.lens": [layers + 1, tokens, 3]}
+        "analysis.rollout.min": [layers, tokens, tokens], "analysis.lens": [layers + 1, tokens, 3],
+        "analysis.heads.distance": [layers, heads], "analysis.heads.entropy": [layers, heads],
+        "analysis.heads.cls": [layers, heads]}
     import onnxruntime as ort
     session = ort.InferenceSession(str(folder / "analysis.onnx"), providers=["CPUExecutionProvider"])
-    assert [(i.name, i.shape) for i in session.get_inputs()] == [(n, shapes[n]) for n in entry["inputs"]]
-    assert {o.name: o.shape for o in session.get_outputs()} == entry["outputs"]
+    def symbolic(shape, square):  # any token count: a what-if run with patches removed has fewer
+        return [shape[0], "tokens", "tokens" if square else shape[2]] if len(shape) == 3 else [shape[0], "tokens"]
+    assert [(i.name, i.shape) for i in session.get_inputs()] == [
+        (n, [1, shapes[n][1], "tokens", "tokens"] if n.endswith("probs") else [1, "tokens", shapes[n][2]])
+        for n in entry["inputs"][:-1]] + [("analysis.patches", ["patches"])]
+    assert {o.name: o.shape for o in session.get_outputs()} == {
+        n: shape if "heads" in n else symbolic(shape, "lens" not in n) for n, shape in entry["outputs"].items()}
+
+
+def numpy_heads(probs, positions, special):
+    """The head atlas's measures in float64: (distance, entropy, cls), each (layers, heads)."""
+    probs = np.asarray(probs, np.float64)  # (layers, heads, tokens, tokens)
+    queries = probs[:, :, special:]
+    patches = queries[:, :, :, special:]
+    apart = np.sqrt(((positions[:, None] - positions[None]) ** 2).sum(-1))
+    mass = patches.sum(-1)
+    distance = np.divide((patches * apart).sum(-1), mass, out=np.zeros_like(mass), where=mass > 0).mean(-1)
+    entropy = -(queries * np.log2(np.where(queries > 0, queries, 1))).sum(-1).mean(-1)
+    return distance, entropy, queries[..., 0].mean(-1)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_head_atlas_measures_match_numpy(exported, tiny_checkpoints, kind):
+    manifest, values, out, _, _ = run_both(exported, tiny_checkpoints, kind)
+    layers, special = manifest["num_layers"], len(manifest["special_tokens"])
+    probs = np.stack([values[names.in_block(i, names.PROBS)][0] for i in range(layers)])
+    rows, cols = manifest["grid"]
+    positions = np.array([[r, c] for r in range(rows) for c in range(cols)], np.float64)
+    for measure, want in zip(names.HEAD_MEASURES, numpy_heads(probs, positions, special)):
+        np.testing.assert_allclose(out[names.analysis(f"heads.{measure}")], want, atol=2e-5, err_msg=measure)
+    assert out[names.analysis("heads.distance")].max() <= np.hypot(rows - 1, cols - 1)

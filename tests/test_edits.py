@@ -14,6 +14,7 @@ from export.samples import SAMPLES
 from export.shared import edits, manifest as page_manifest, names
 
 from .conftest import TINY
+from .test_analysis import numpy_heads
 
 TOLERANCE = 1e-4  # of each tensor's range, float32
 
@@ -142,8 +143,14 @@ def test_analysis_and_relevance_read_an_edited_run(exported, tiny_checkpoints, k
     kept = edit.kept_tokens(len(m.special_tokens), m.num_patches)
     mask = np.array(edit.head_mask(m.num_layers, m.num_heads), np.float32)
     got = fidelity.Chain(folder, data["stages"]).run(preprocess(SAMPLES[0].load(), recipe), kept, mask)
-    outputs = analysis.run(folder / "analysis.onnx", got)
+    read = [p for p in range(m.num_patches) if p not in edit.removed]
+    outputs = analysis.run(folder / "analysis.onnx", got, read)
     assert analysis.lens_error(outputs, got[names.LOGITS]) < TOLERANCE  # CLS's lens at the end is the prediction
+    probs = np.stack([got[names.in_block(i, names.PROBS)][0] for i in range(m.num_layers)])
+    positions = np.array([divmod(p, m.grid[1]) for p in read], np.float64)  # the kept patches' own places
+    for measure, want in zip(names.HEAD_MEASURES, numpy_heads(probs, positions, len(m.special_tokens))):
+        np.testing.assert_allclose(outputs[names.analysis(f"heads.{measure}")], want, atol=2e-5, err_msg=measure)
+    assert outputs[names.analysis("heads.entropy")][0, 0] == 0  # head 1 of block 1 is knocked out: it attends nowhere
     assert outputs[names.analysis("similarity")].shape == (m.num_layers + 1, len(kept), len(kept))
     vector = relevance.target(len(m.labels), 0, 1)
     have = relevance.run(folder / "relevance.onnx", got[names.EMBEDDINGS_OUTPUT], vector, mask)

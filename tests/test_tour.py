@@ -105,6 +105,12 @@ def test_every_step_is_short_and_numbers_match_numpy(run):
     agrees = np.argmax(lens, 1) == final
     assert step["numbers"]["first"] == min(int(np.argmax(agrees)) if agrees.any() else 99, step["numbers"]["wins"])
     steps.append(step)
+    removed = tuple(range(m.num_patches // 4))
+    after = [p / 2 for p in probabilities[:-1]] + [probabilities[-1] / 2 + 0.5]  # any other decision
+    step = tour.take_away(m, probabilities, after, removed, "class relevance")
+    assert step["numbers"]["removed"] == list(removed) and step["numbers"]["before"] == [final, probabilities[final]]
+    assert f"the {len(removed)} patches class relevance ranks highest" in step["text"]
+    steps.append(step)
     steps += [tour.try_it(m, probabilities), tour.next_steps(m, patch)]
 
     assert len(steps) == len(tour.STEPS)

@@ -89,8 +89,8 @@ def test_geometry():
         geometry.resized_size(RECIPES["squash"], 0, 10)
 
 
-MANIFEST = SimpleNamespace(num_layers=12, num_heads=6, tokens=257, labels=["cat", "dog", "ship"],
-                           tensors=[SimpleNamespace(name="layer.3.mlp.pre_act")])
+MANIFEST = SimpleNamespace(num_layers=12, num_heads=6, tokens=257, num_patches=256, head_reads_patches=True,
+                           labels=["cat", "dog", "ship"], tensors=[SimpleNamespace(name="layer.3.mlp.pre_act")])
 
 
 def test_state_round_trips_through_the_url():
@@ -139,8 +139,8 @@ def test_the_tour_step_lives_in_the_url():
     assert "tour=" not in state.serialize(state.replace_fields(s, view="detail"))
     parsed, problems = state.parse("#tour=4")  # a shared link to one step
     assert (parsed.view, parsed.step, problems) == ("tour", 4, [])
-    parsed, problems = state.parse("#view=tour&tour=11")
-    assert parsed.step == 1 and "no step 11" in problems[0]
+    parsed, problems = state.parse("#view=tour&tour=12")
+    assert parsed.step == 1 and "no step 12" in problems[0]
 
 
 def test_state_problems_are_explained():
@@ -362,8 +362,28 @@ def test_encoder_level_puts_every_block_output_side_by_side():
     assert flat[detail.value_index(lay, 1, 9)] == outputs[1, 9, 5]
     assert detail.cell_label(lay, 0, ["CLS"]) == "token 0 (CLS)"
     state_, problems = state.validate(state.State(model="m", image="a", tensor="encoder.outputs"),
-                                      SimpleNamespace(num_layers=3, num_heads=2, tokens=17, tensors=[], labels=["cat"]), ["a"])
+                                      SimpleNamespace(num_layers=3, num_heads=2, tokens=17, num_patches=16, tensors=[],
+                                                      labels=["cat"], head_reads_patches=False), ["a"])
     assert state_.tensor == "encoder.outputs" and not problems
+
+
+def test_a_what_if_edit_lives_in_the_url_compactly_and_a_bad_one_is_named():
+    s = state.State(model="m", image="a", view="whatif", remove="12-15,40", replace="3", fill="blur", knock="3.2,5.1")
+    assert state.serialize(s).endswith("&remove=12-15,40&replace=3&knock=3.2,5.1&fill=blur")
+    assert state.parse(state.serialize(s)) == (s, [])
+    fitted, problems = state.validate(state.parse("#model=m&image=a&remove=40,12-15,13&knock=5.1,3.2")[0], MANIFEST, ["a"])
+    assert (fitted.remove, fitted.knock, problems) == ("12-15,40", "3.2,5.1", [])  # in their compact, sorted form
+    assert state.edit_of(fitted, MANIFEST, ["a"]).kept_tokens(1, 256)[:14] == [0, *range(1, 13), 17]
+    for link, message in (("remove=0-255", "removing every patch leaves nothing to classify"),
+                          ("knock=13.1", "there is no head 13.1: blocks are 1 to 12 and heads 1 to 6"),
+                          ("remove=1-x", "write patch numbers like 12,13,40"),
+                          ("replace=4&fill=sample:zebra", "fill 'sample:zebra': use mean, blur or sample:<id>")):
+        fitted, problems = state.validate(state.parse(f"#model=m&image=a&view=whatif&kind=rollout&{link}")[0],
+                                          MANIFEST, ["a"])
+        assert problems == [f"the link's what-if edit is not used: {problems[0].split(': ', 1)[1]}"]
+        assert message in problems[0]
+        assert (fitted.remove, fitted.replace, fitted.knock, fitted.view, fitted.kind) == ("", "", "", "whatif", "rollout")
+    assert state.for_model(state.State(model="m", remove="3", knock="1.1"), "other").remove == ""
 
 
 def test_a_url_that_names_a_block_is_told_from_the_default():

@@ -179,7 +179,9 @@ def _map(kind, folder, manifest, values, kept, mask, block, picked, token, chose
         target = np.array([interpret.target(len(manifest.labels), chosen_index, versus_index)], np.float32)
         outputs = relevance.run(folder / manifest.relevance.file, values[names.EMBEDDINGS_OUTPUT], target, mask)
     else:
-        outputs = {**values, **analysis.run(folder / manifest.analysis.file, values)}
+        special = len(manifest.special_tokens)
+        read = None if kept is None else [t - special for t in kept[special:]]
+        outputs = {**values, **analysis.run(folder / manifest.analysis.file, values, read)}
     if kept is not None:
         outputs = {name: fidelity.spread(name, value, kept, manifest.tokens) for name, value in outputs.items()}
 

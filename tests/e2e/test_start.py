@@ -34,7 +34,8 @@ CHAIN_AGAIN = """async () => {
   const sessions = bytes.map((b) => inference.openSession(b));
   const unborn = sessions.every((s) => s.inputNames === undefined);
   const stages = manifest.stages.map((stage, i) => ({ session: sessions[i + 1], input: stage.input,
-                                                       wanted: stage.first_pass, last: stage.outputs.at(-1) }));
+                                                       wanted: stage.first_pass, last: stage.outputs.at(-1),
+                                                       extra: J.edits.headMask(stage, manifest.num_heads) }));
   const out = (await inference.chain(sessions[0], J.preprocessFeeds(image, manifest.preprocessing, sizes), stages)).kept;
   const names = Object.keys(kept).sort();
   const same = names.every((n) => out[n] && out[n].data.length === kept[n].data.length

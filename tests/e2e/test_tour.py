@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 
-from export import analysis, fidelity
+from export import analysis, fidelity, relevance
 from export.default_model import NAME
-from export.shared import names
+from export.shared import edits, names
 
 from .conftest import WEB, wait_hash
 from .test_page import page_tensor
@@ -17,7 +17,8 @@ MODEL = WEB / "model" / NAME
 MANIFEST = json.loads((MODEL / "manifest.json").read_text())
 SPECIAL = len(MANIFEST["special_tokens"])
 LAYERS = MANIFEST["num_layers"]
-KEYS = ["image", "patches", "embedding", "positions", "attention", "residual", "depth", "decision", "try", "next"]
+KEYS = ["image", "patches", "embedding", "positions", "attention", "residual", "depth", "decision", "takeaway", "try",
+        "next"]
 START = f"#model={NAME}&image=chelsea&view=tour"
 
 
@@ -78,6 +79,16 @@ def check(number, numbers, patch, ref):
         lens = ref[names.analysis("lens")][:, 0]
         assert [c for c, _ in numbers["lens"]] == np.argmax(lens, 1).tolist()
         assert numbers["top"][0][0] == int(np.argmax(ref[names.LOGITS][0]))
+    elif KEYS[number - 1] == "takeaway":  # the quarter relevance ranks highest, and the chain without them
+        top = int(np.argmax(ref[names.LOGITS][0]))
+        target = relevance.target(len(MANIFEST["labels"]), top)
+        row = relevance.run(MODEL / MANIFEST["relevance"]["file"], ref[names.EMBEDDINGS_OUTPUT], target)[names.RELEVANCE]
+        removed = sorted(edits.order_of(list(row[SPECIAL:]))[:MANIFEST["num_patches"] // 4])
+        assert numbers["removed"] == removed and numbers["before"][0] == top
+        kept = edits.Edit(removed=tuple(removed)).kept_tokens(SPECIAL, MANIFEST["num_patches"])
+        after = fidelity.Chain(MODEL, MANIFEST["stages"]).run(hidden=ref[names.EMBEDDINGS_OUTPUT], kept=kept)
+        now = int(np.argmax(after[names.PROBABILITIES][0]))
+        assert numbers["after"][0] == now and abs(numbers["after"][1] - after[names.PROBABILITIES][0][now]) < 1e-5
     elif KEYS[number - 1] == "next":
         assert numbers["token"] == token
 
@@ -148,14 +159,14 @@ def test_a_new_image_mid_tour_keeps_the_step_and_recomputes_it(watched, site):
     same, after = at_step(page, 5)
     assert same == patch and after != before
     check(5, after, patch, reference(page))
-    page.click("#tour-dots [data-step='9']")  # the tour's own gallery classifies too
-    at_step(page, 9)
+    page.click("#tour-dots [data-step='10']")  # the tour's own gallery classifies too
+    at_step(page, 10)
     page.click("#tour-visual [data-action='sample:chelsea']")
     page.wait_for_function("location.hash.includes('image=chelsea')")
     watched.wait_ready()
-    at_step(page, 9)
-    page.click("#tour-dots [data-step='10']")
     at_step(page, 10)
+    page.click("#tour-dots [data-step='11']")
+    at_step(page, 11)
     page.click("#tour-visual [data-action='view:interpretation']")
     page.wait_for_function("!document.querySelector('[data-view=\"interpretation\"]').hidden")
     page.wait_for_function(f"document.getElementById('interp-canvas').dataset.token === '{patch + SPECIAL}'")

@@ -12,6 +12,9 @@ import * as overview from "./overview.js";
 import * as detail from "./detail.js";
 import * as operations from "./operations/index.js";
 import * as interpret from "./interpret.js";
+import * as edits from "./edits.js";
+import * as whatif from "./whatif.js";
+import * as atlas from "./atlas.js";
 import * as tour from "./tour.js";
 import { installViewSaves } from "./save_image.js";
 import * as url from "./url.js";
@@ -147,7 +150,8 @@ async function preview({ base, manifest, sessions }) {
   const feeds = preprocessFeeds(image, manifest.preprocessing, sample.preprocess_inputs);
   // what Python's first pass keeps (each stage's first_pass, written by the export), in one run of the worker
   const stages = manifest.stages.map((stage) => ({ session: sessions[stage.file], input: stage.input,
-                                                    wanted: stage.first_pass, last: stage.outputs.at(-1) }));
+                                                    wanted: stage.first_pass, last: stage.outputs.at(-1),
+                                                    extra: edits.headMask(stage, manifest.num_heads) }));
   const { kept, elapsed, finished } = await inference.chain(sessions[manifest.preprocessing.graph], feeds, stages);
   performance.mark("vitlens:first-pass-computed", { startTime: finished });  // in the worker, for the benchmark's trace
   const value = kept[stages[stages.length - 1].last];
@@ -192,7 +196,7 @@ async function takeModel(base) {
   return preloaded.sessions;
 }
 
-window.vitlensJS = { progress, fetchBytes, fetchModelFile, decodeImage, preprocessFeeds, createSession: inference.createSession, chain: inference.chain, takeModel, takePreview, tensor, draw, overview, detail, operations, interpret, tour, url, renderKnowledgeGraph, errors,
+window.vitlensJS = { progress, fetchBytes, fetchModelFile, decodeImage, preprocessFeeds, createSession: inference.createSession, chain: inference.chain, takeModel, takePreview, tensor, draw, overview, detail, operations, interpret, edits, whatif, atlas, tour, url, renderKnowledgeGraph, errors,
                      threads, isolated: self.crossOriginIsolated, now: () => performance.now(), keepForOffline,
                      localModels, modelURL: (base, file) => localModels.url(base, file) ?? `${base}/${file}` };
 

@@ -80,13 +80,15 @@ export async function createSession(bytes) {
   return (await openSession(bytes).created);
 }
 
-// One run of a pass in the worker: `preprocess` (a Session, or null when `feeds` is the model's
-// input already) on `feeds`, then each stage of `stages` ([{session, input, wanted,
-// last}]) on the previous one's output `last`. Returns {kept: every tensor kept, by name; elapsed:
+// One run of a pass in the worker: `preprocess` (a Session, or null when `feeds` is the first
+// stage's input already) on `feeds`, then each stage of `stages` ([{session, input, wanted,
+// last, gather, extra}]) on the previous one's output `last` (a what-if run: `gather`, the token
+// indices a part reads; `extra`, more feeds such as a head mask). Returns {kept: every tensor kept, by name; elapsed:
 // the ms its runs took in the worker, not waiting for a session to exist; finished: when, on the
 // page's clock}.
 export async function chain(preprocess, feeds, stages) {
-  const parts = stages.map(({ session, input, wanted, last }) => ({ id: session.id, input, wanted, last }));
+  const parts = stages.map(({ session, input, wanted, last, gather, extra }) => (
+    { id: session.id, input, wanted, last, gather: gather && Array.from(gather), extra: extra && plainFeeds(extra) }));
   const { kept, elapsed, finished } = await call("chain", { preprocess: preprocess?.id ?? null, feeds: plainFeeds(feeds),
                                                            stages: parts });
   return { kept: tensors(kept), elapsed, finished: finished - performance.timeOrigin };

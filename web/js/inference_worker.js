@@ -9,8 +9,9 @@ const sessions = new Map();  // id (given by the page) -> the InferenceSession, 
 // Measured on the start (python -m bench, and the same with each option alone): graph optimisation
 // and the memory arena cost more when a session is created and first run than they save later, so
 // both are off. The float16 weights' Cast nodes then run on every pass instead of being folded.
+// Errors only are logged: the head masks' default values (initialisers a what-if run overrides) are meant.
 const OPTIONS = { executionProviders: ["wasm"], graphOptimizationLevel: "disabled", enableCpuMemArena: false,
-                  enableMemPattern: false };
+                  enableMemPattern: false, logSeverityLevel: 3 };
 
 // Tensors cross between threads as plain {type, data, dims}.
 const tensor = ({ type, data, dims }) => new ort.Tensor(type, data, dims);
@@ -29,6 +30,14 @@ async function run(id, named, fetches, timing = { ms: 0 }) {
   return Object.fromEntries(Object.entries(outputs).map(([name, t]) => [name, plain(t)]));
 }
 
+// The rows `tokens` of a (1, tokens, dim) tensor: the tokens a what-if run keeps.
+function gatherTokens({ type, data, dims }, tokens) {
+  const dim = dims[2];
+  const out = new data.constructor(tokens.length * dim);
+  tokens.forEach((token, i) => out.set(data.subarray(token * dim, (token + 1) * dim), i * dim));
+  return { type, data: out, dims: [1, tokens.length, dim] };
+}
+
 export const calls = {
   configure({ wasmPaths, numThreads }) {
     ort.env.wasm.wasmPaths = wasmPaths;
@@ -45,16 +54,18 @@ export const calls = {
     return { inputNames: session.inputNames, outputNames: session.outputNames };
   },
   run: ({ id, feeds, fetches }) => run(id, feeds, fetches),
-  // `stages`: [{id, input, wanted, last}]: each part's input is the previous part's output `last`, the
-  // first's is the model's input (the manifest's pixel_values), which preprocess.onnx outputs; without
-  // `preprocess`, `feeds` holds that input itself.
+  // `stages`: [{id, input, wanted, last, gather, extra}]: each part's input is the previous part's
+  // output `last`, the first's is the model's input (the manifest's pixel_values), which preprocess.onnx
+  // outputs; without `preprocess`, `feeds` holds the first part's input itself. A what-if edit: `gather`
+  // (token indices) leaves the other tokens out of a part's input, `extra` feeds more inputs (a head mask).
   async chain({ preprocess, feeds, stages }) {
     const timing = { ms: 0 };
-    const pixels = stages[0].input;
-    let value = preprocess === null ? feeds[pixels] : (await run(preprocess, feeds, undefined, timing))[pixels];
-    const kept = { [pixels]: value };
+    const first = stages[0].input;
+    let value = preprocess === null ? feeds[first] : (await run(preprocess, feeds, undefined, timing))[first];
+    const kept = { [first]: value };
     for (const stage of stages) {
-      Object.assign(kept, await run(stage.id, { [stage.input]: value }, stage.wanted, timing));
+      if (stage.gather) kept[stage.input] = value = gatherTokens(value, stage.gather);
+      Object.assign(kept, await run(stage.id, { [stage.input]: value, ...stage.extra }, stage.wanted, timing));
       value = kept[stage.last];
     }
     // the page's clock has another origin

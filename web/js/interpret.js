@@ -1,9 +1,11 @@
 // Interpretation view (EL-VIT V-D and beyond): a per-patch map over the model's input image, and
 // the same map for every block as small multiples. Python (web/py/interpret_view.py) hands over
 // a 0..255 level per patch: a viridis step between the map's own minimum and maximum, or, for the
-// logit lens, the opacity of the class's colour (the class probability).
+// logit lens, the opacity of the class's colour (the class probability); and, for a what-if run,
+// the removed patches, which are hatched.
 import { CLASS_COLOURS, VIRIDIS, classLegend, legend as viridisLegend } from "./colours.js";
 import { cellAt } from "./pointer.js";
+import { hatchRemoved } from "./whatif.js";
 
 const d3 = window.d3;
 const CLASSES = CLASS_COLOURS.map((c) => d3.rgb(c));
@@ -59,6 +61,7 @@ function paintOverlay(canvas, image, map, grid, opacity, selected) {
   context.imageSmoothingEnabled = false;
   context.drawImage(cells, 0, 0, canvas.width, canvas.height);
   context.globalAlpha = 1;
+  if (map.removed) hatchRemoved(canvas, grid, map.removed);  // a what-if run's removed patches
   if (selected >= 0) {
     const w = canvas.width / cols;
     const h = canvas.height / rows;

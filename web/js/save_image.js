@@ -137,7 +137,7 @@ export function saveControl(container, figure) {
   return container;
 }
 
-// ---- the five views ---------------------------------------------------------------------------
+// ---- the six views ---------------------------------------------------------------------------
 
 const view = (name) => $(`article[data-view="${name}"]`);
 
@@ -194,6 +194,11 @@ const VIEWS = {
     parts: () => [$("#interp-meaning"), view("interpretation").querySelector(".detail-legend"), view("interpretation").querySelector(".interp-main")],
     name: interpretationName,
     what: interpretationWhat,
+  },
+  whatif: {
+    parts: () => [$("#whatif-edit"), $("#whatif-effect"), $("#whatif-canvas"), $("#prediction-list"), $("#whatif-heads")],
+    name: () => ["whatif", ...["remove", "replace", "knock"].map((key) => (fragment().get(key) ? `${key}-${fragment().get(key)}` : null))],
+    what: () => `What if: ${$("#whatif-canvas").dataset.edit ?? "no edit"}`,
   },
   tour: {
     parts: () => [$("#tour-step")],

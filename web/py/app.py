@@ -1,8 +1,8 @@
 """The page shell: model and image selection, the prediction, the URL state, and switching views.
 
 Browser-only (Pyodide, started by web/js/python.js). The page's state lives in one store (page.py)
-that every view gets; each view (tour_view, overview_view, graph_view, detail_view, interpret_view)
-owns its controls and drawing. Adding a view is one entry in VIEWS. The model picker (picker.py)
+that every view gets; each view (tour_view, overview_view, graph_view, detail_view, interpret_view,
+whatif_view) owns its controls and drawing. Adding a view is one entry in VIEWS. The model picker (picker.py)
 also opens models from the user's disk.
 """
 import json
@@ -19,10 +19,11 @@ from picker import ModelPicker, is_local, reload_forgot
 import state as url_state
 from runtime import MAX_SIDE, ModelError, ModelRuntime, js_message, plain
 from tour_view import TourView
+from whatif_view import WhatIfView
 
 JS = js.vitlensJS
 document = js.document
-VIEWS = (TourView, OverviewView, GraphView, DetailView, InterpretationView)
+VIEWS = (TourView, OverviewView, GraphView, DetailView, InterpretationView, WhatIfView)
 
 
 class App:
@@ -32,6 +33,7 @@ class App:
         self.picker = ModelPicker(self.page, self.switch_model)
         self.page.open_view = self.show_view
         self.page.select_sample = self.select_sample
+        self.page.rerun = self.rerun
         self.views = {view.name: view for view in (View(self.page) for View in VIEWS)}
 
     # ---- start-up -------------------------------------------------------------------------
@@ -177,10 +179,9 @@ class App:
         caption = f"{sample.title} — {sample.source} ({sample.licence})"
         preview = JS.takePreview(self.page.runtime.base, sample_id)  # boot.js's first prediction, once
         if preview is not None and max(preview.image.width, preview.image.height) <= MAX_SIDE:
-            await self.classify(None, sample_id, caption, preview)  # its image is decoded already
-            return
+            return await self.classify(None, sample_id, caption, preview)  # its image is decoded already
         blob = await (await self.page.runtime.response(sample.file)).blob()
-        await self.classify(blob, sample_id, caption, preview)
+        return await self.classify(blob, sample_id, caption, preview)
 
     async def classify(self, blob, image_id, caption, preview=None):
         """Decode, preprocess, run the chain; on any failure keep the previous image and prediction.
@@ -205,6 +206,11 @@ class App:
                 else:
                     probabilities = await runtime.forward(image)
                     elapsed = JS.now() - started
+                unedited, edit = probabilities, self.page.edit()
+                if edit:  # a link's what-if edit: the edited run is the one on screen
+                    started = JS.now()
+                    probabilities = await runtime.forward(image, edit, await self.fill_source(edit))
+                    elapsed = JS.now() - started
             except Exception as error:
                 image.bitmap.close()
                 self.page.notify([f"The model could not run on “{caption}”: {js_message(error)}; the previous image "
@@ -213,24 +219,58 @@ class App:
                 return False
             if self.page.image is not None:
                 self.page.image.bitmap.close()
-            self.page.image, self.page.probabilities = image, probabilities
+            self.page.image, self.page.unedited = image, unedited
             self.page.update(image=image_id)
             note = f" (reduced by the browser to {image.width}×{image.height})" if image.reduced else ""
             element("image-caption").textContent = caption + note
             JS.draw.showImage(element("image-canvas"), image.bitmap)
             self.page.image_url = element("image-canvas").toDataURL()
-            self.render_prediction(elapsed)
-            for view in self.views.values():
-                if view.shown or view.drawn_hidden:
-                    self.draw(view)
+            self.show_run(probabilities, elapsed)
             self.mark_gallery()
             self.page.notify([])
-            self.page.classified += 1
-            document.body.dataset.classified = str(self.page.classified)  # lets tests wait for this very result
-            js.performance.mark(f"vitlens:classified:{self.page.classified}")  # read by the benchmarks
-            js.performance.mark("vitlens:prediction-shown")
-            document.body.dataset.status = "ready"
             return True
+
+    async def rerun(self):
+        """The image on screen again with the state's what-if edit (or without one). Returns False, with
+        the edit undone in the URL, if the run failed."""
+        page = self.page
+        async with page.lock:
+            document.body.dataset.status = "busy"
+            edit, runtime = page.edit(), page.runtime
+            started = JS.now()
+            try:
+                if not edit and runtime.unedited_image is page.image:  # back to the run already at hand
+                    probabilities = runtime.keep(runtime.unedited, None, page.image)
+                else:
+                    probabilities = await runtime.forward(page.image, edit, await self.fill_source(edit))
+            except Exception as error:
+                page.notify([f"The what-if run failed: {js_message(error)}."], error=True)
+                document.body.dataset.status = "ready"
+                return False
+            self.show_run(probabilities, JS.now() - started)
+            return True
+
+    async def fill_source(self, edit):
+        """The decoded sample image a "sample:<id>" fill takes its patches from, else None."""
+        if not edit or not edit.fill.startswith("sample:"):
+            return None
+        sample = self.page.manifest.sample(edit.fill.split(":", 1)[1])
+        return await JS.decodeImage(await (await self.page.runtime.response(sample.file)).blob(), MAX_SIDE)
+
+    def show_run(self, probabilities, elapsed):
+        """A run's probabilities on screen, in the prediction card and every view drawn."""
+        page = self.page
+        page.probabilities = probabilities
+        self.render_prediction(elapsed)
+        for view in self.views.values():
+            if view.shown or view.drawn_hidden:
+                self.draw(view)
+        page.classified += 1
+        document.body.dataset.classified = str(page.classified)  # lets tests wait for this very result
+        document.body.dataset.edited = "true" if page.runtime.edit else "false"
+        js.performance.mark(f"vitlens:classified:{page.classified}")  # read by the benchmarks
+        js.performance.mark("vitlens:prediction-shown")
+        document.body.dataset.status = "ready"
 
     def render_prediction(self, elapsed_ms):
         threads = JS.threads
@@ -239,15 +279,21 @@ class App:
             why = (" (the page is not cross-origin isolated: the server sends no COOP/COEP headers and no service "
                    "worker could add them, so it cannot share memory between threads)"
                    if not JS.isolated else " (this browser offers the page no SharedArrayBuffer)")
-        JS.draw.predictionCard(plain(self.page.manifest.labels), plain(self.page.probabilities),
-                               f"Forward pass {elapsed_ms:.0f} ms in this browser: preprocessing and "
-                               f"{len(self.page.manifest.stages)} ONNX parts, WebAssembly, "
-                               f"{threads} thread{'s' if threads != 1 else ''}{why}")
+        page = self.page
+        edit = page.runtime.edit
+        pass_ = (f"What-if run ({edit.describe()}) {elapsed_ms:.0f} ms" if edit else
+                 f"Forward pass {elapsed_ms:.0f} ms in this browser: preprocessing and {len(page.manifest.stages)} "
+                 "ONNX parts")
+        JS.draw.predictionCard(plain(page.manifest.labels), plain(page.probabilities),
+                               f"{pass_}, WebAssembly, {threads} thread{'s' if threads != 1 else ''}{why}",
+                               plain(page.unedited) if edit else None, edit.describe() if edit else "")
 
     # ---- events -----------------------------------------------------------------------------
 
     async def on_gallery_click(self, event, target):
-        await self.select_sample(target.dataset.sample)
+        note = self.page.forget_patch_edit()
+        if await self.select_sample(target.dataset.sample) and note:
+            self.page.notify([note])
 
     async def on_file_input(self, event, target):
         files = target.files
@@ -270,8 +316,10 @@ class App:
             self.page.notify(["Only image files can be dropped here."], error=True)
 
     async def classify_file(self, file):
+        note = self.page.forget_patch_edit()
         caption = f"{file.name} (your image: it stays in this browser)"
-        await self.classify(file, url_state.UPLOAD, caption)
+        if await self.classify(file, url_state.UPLOAD, caption) and note:
+            self.page.notify([note])
 
     async def switch_model(self, name, requested, problems):
         """Load another model; if it cannot be used, say why and keep the one on screen (False)."""
@@ -310,9 +358,13 @@ class App:
         else:
             fitted, more = url_state.validate(requested, self.page.manifest, sample_ids)
         image_changed = fitted.image != self.page.state.image
+        edit_changed = url_state.edit_fields(self.page.edit()) != url_state.edit_fields(
+            url_state.edit_of(fitted, self.page.manifest, sample_ids))
         self.page.state = fitted
         self.show_view(fitted.view)
         if image_changed:
             await self.select_sample(fitted.image)
+        elif edit_changed:
+            await self.rerun()
         self.page.write_url()
         self.page.notify(problems + more)

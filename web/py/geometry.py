@@ -4,6 +4,7 @@ Standard library only: the page (Pyodide) and the export step (CPython) share th
 two runtimes cannot disagree about sizes. The pixel arithmetic itself runs in ONNX
 (`preprocess.onnx`), fed with the numbers computed here.
 """
+import math
 
 
 def input_size(recipe):
@@ -46,3 +47,16 @@ def graph_inputs(recipe, width, height):
         "crop_start": [top, left, 0],
         "crop_end": [top + out_h, left + out_w, 3],
     }
+
+
+def patch_box(recipe, width, height, patch_size, columns, patch):
+    """(left, top, right, bottom) in an image of width x height pixels of the region that becomes patch
+    `patch` (row-major in a grid of `columns`) after the resize and crop: where a what-if edit replaces
+    pixels. Rounded outwards, so the boxes of neighbouring patches touch."""
+    new_w, new_h = resized_size(recipe, width, height)
+    top, left, _, _ = crop_box(recipe, new_w, new_h)
+    row, col = divmod(patch, columns)
+    sx, sy = width / new_w, height / new_h
+    x0, x1 = (left + col * patch_size) * sx, (left + (col + 1) * patch_size) * sx
+    y0, y1 = (top + row * patch_size) * sy, (top + (row + 1) * patch_size) * sy
+    return (max(0, math.floor(x0)), max(0, math.floor(y0)), min(width, math.ceil(x1)), min(height, math.ceil(y1)))

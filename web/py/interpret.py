@@ -115,6 +115,13 @@ def relevance_block_map(flat, tokens, layer, special):
     return norm_map(flat, tokens, layer, special)
 
 
+def domain(values, removed=()):
+    """The range a map is coloured over: its own minimum and maximum, over the patches the run read
+    (a what-if run's removed patches read 0 and are hatched instead)."""
+    present = [v for p, v in enumerate(values) if p not in removed] or values
+    return [min(present), max(present)]
+
+
 def share(values, index):
     """A patch's part of the map's total (what a hover reports beside its relevance); 0 for an empty map."""
     total = math.fsum(values)

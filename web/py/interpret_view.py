@@ -25,11 +25,14 @@ def write(node, attribute, value):
         setattr(node, attribute, value)
 
 
-def js_map(one):
+def js_map(one, removed=()):
     """A map for web/js/interpret.js: its block and label, and per patch a 0..255 level (a viridis step,
-    or for the logit lens the opacity of the class's colour) as typed arrays."""
+    or for the logit lens the opacity of the class's colour) as typed arrays; a what-if run's removed
+    patches, which it hatches."""
     out = js.Object.new()
     out.block, out.label = one["block"], one["label"]
+    if removed:
+        out.removed = to_js(list(removed))
     if "classes" in one:
         out.levels = to_js(memoryview(tensors.levels(one["values"], 0, 1)))
         out.classes = to_js(memoryview(bytes(one["classes"])))
@@ -151,26 +154,27 @@ class InterpretationView(View):
         image = page.input_image()
         target, words, note = self.target() if relevance else (None, "", "")
         key = (page.classified, kind, head, fusion, token, opacity, words)
+        removed = page.runtime.removed
         if self.drawn is None or self.drawn[0] != key:  # a new set of maps; else only the block changed
             maps = []
             for b in range(first, m.num_layers + 1):
                 one = self.map_for(kind, b, head, fusion, token)
                 one.update(block=b, label="embeddings" if b == 0 else f"block {b}",
-                           domain=[min(one["values"]), max(one["values"])])
+                           domain=interpret.domain(one["values"], removed))
                 maps.append(one)
-            JS.interpret.drawMultiples(element("interp-multiples"), image, to_js([js_map(one) for one in maps]),
+            JS.interpret.drawMultiples(element("interp-multiples"), image, to_js([js_map(one, removed) for one in maps]),
                                        to_js(m.grid), opacity, -1 if block is None else block, self.pick_block)
             self.drawn = (key, maps)
         else:
             JS.interpret.markMultiple(element("interp-multiples"), -1 if block is None else block)
         if relevance:
             main = self.map_for(kind, None, head, fusion, token)
-            main.update(block=-1, label="every block", domain=[min(main["values"]), max(main["values"])])
+            main.update(block=-1, label="every block", domain=interpret.domain(main["values"], removed))
         else:
             main = self.drawn[1][block - first]
         special = len(m.special_tokens)
         selected = token - special if token >= special and kind not in ("norms", "lens", "relevance") else -1
-        JS.interpret.drawMain(element("interp-canvas"), image, js_map(main), to_js(m.grid), opacity,
+        JS.interpret.drawMain(element("interp-canvas"), image, js_map(main, removed), to_js(m.grid), opacity,
                               selected, self.hover, self.pick_patch)
         self.shown_map = main
         if kind == "lens":
@@ -235,8 +239,9 @@ class InterpretationView(View):
         for head in range(m.num_heads):
             values = interpret.attention_map(probs, m.num_heads, m.tokens, head, token, len(m.special_tokens))
             maps.append({"values": values, "block": head, "label": f"head {head + 1}",
-                         "domain": [min(values), max(values)]})
-        JS.interpret.drawMultiples(element("interp-heads"), image, to_js([js_map(one) for one in maps]),
+                         "domain": interpret.domain(values, self.page.runtime.removed)})
+        JS.interpret.drawMultiples(element("interp-heads"), image,
+                                   to_js([js_map(one, self.page.runtime.removed) for one in maps]),
                                    to_js(m.grid), opacity, -1 if chosen in interpret.FUSIONS else chosen, self.pick_head)
 
     def on_pick_head(self, head):
@@ -267,7 +272,9 @@ class InterpretationView(View):
         row, col = divmod(patch, m.grid[1])
         value = self.shown_map["values"][patch]
         token = patch + len(m.special_tokens)
-        if "classes" in self.shown_map:
+        if patch in self.page.runtime.removed:
+            text = "removed by the what-if edit: this run did not read it"
+        elif "classes" in self.shown_map:
             text = f"{m.labels[self.shown_map['classes'][patch]]}, probability {value:.4f}"
         elif self.page.state.kind == "relevance":
             share = interpret.share(self.shown_map["values"], patch)

@@ -42,13 +42,15 @@ class Tensor:
 @dataclass(frozen=True)
 class Stage:
     """One ONNX part of the chain: it reads one tensor and returns several, the last feeding the next part.
-    `first_pass`: the outputs the page keeps of it when it runs a new image (the export decides)."""
+    `first_pass`: the outputs the page keeps of it when it runs a new image (the export decides).
+    `head_mask`: a block part's second input, (1, heads, 1, 1), fed on every run (ones: every head)."""
     name: str
     file: str
     input: str
     outputs: list
     first_pass: list
     bytes: int
+    head_mask: str = ""
 
 
 @dataclass(frozen=True)

@@ -54,12 +54,14 @@ class Page:
         self.state = url_state.State()  # what the URL fragment restores
         self.image = None  # the decoded image on screen (JS object)
         self.image_url = None  # the same image as a data URL, for views that draw it again
-        self.probabilities = None  # the model's probabilities for it
+        self.probabilities = None  # the model's probabilities for it (of the what-if run, if one is on screen)
+        self.unedited = None  # the probabilities of the image as it is
         self.classified = 0  # images classified so far: a view's cache key for "this image"
         self.lock = asyncio.Lock()  # one forward pass or analysis at a time
         self.proxies = []  # event handlers stay alive as long as the page
         self.open_view = None  # set by the shell: show another view
         self.select_sample = None  # set by the shell: classify a sample image (async)
+        self.rerun = None  # set by the shell: run the image again with the state's edit (async)
         self.input_for = None  # (the forward pass's tensors, JS image) of input_image()
 
     @property
@@ -120,6 +122,28 @@ class Page:
     def write_url(self):
         """The state to the URL, written by web/js/url.js once the interaction is drawn."""
         js.vitlensJS.url.writeFragment(url_state.serialize(self.state))
+
+    def edit(self):
+        """The what-if edit in the state (edits.Edit; empty for the image as it is)."""
+        return url_state.edit_of(self.state, self.manifest, [s.id for s in self.manifest.samples])
+
+    async def apply_edit(self, edit):
+        """Make `edit` the state's (and the URL's) and run the image with it; False if the run failed."""
+        previous = self.state
+        self.update(**url_state.edit_fields(edit))
+        if not await self.rerun():
+            self.state = previous
+            self.write_url()
+            return False
+        return True
+
+    def forget_patch_edit(self):
+        """Another image: patch edits were the previous image's; knocked-out heads stay (the model's).
+        Returns the sentence saying so, or ""."""
+        if not (self.state.remove or self.state.replace):
+            return ""
+        self.update(remove="", replace="", fill=url_state.DEFAULTS.fill)
+        return "The removed and replaced patches were the previous image's: this one is shown whole."
 
     def token_label(self, token):
         return detail.token_label(self.manifest, token)

@@ -8,6 +8,7 @@ import json
 import js
 from pyodide.ffi import to_js
 
+import edits
 import geometry
 import tensors
 import tensor_names as names
@@ -39,7 +40,8 @@ def check_names(manifest, sessions):
     """Every input and output the manifest names must be in its graph: the views rely on them."""
     graph = manifest.preprocessing["graph"]
     wanted = {graph: ([], [names.PIXELS])}
-    wanted.update({s.file: ([s.input], list(s.outputs)) for s in manifest.stages})
+    wanted.update({s.file: ([s.input] + ([s.head_mask] if s.head_mask else []), list(s.outputs))
+                   for s in manifest.stages})
     for file, (inputs, outputs) in wanted.items():
         session = sessions[file]
         for kind, listed, have in (("input", inputs, set(session.inputNames)),
@@ -62,7 +64,12 @@ class ModelRuntime:
         self.base, self.manifest = base, manifest
         self.sessions = sessions  # stage name -> InferenceSession
         self.preprocess_session = preprocess
-        self.kept = {}  # tensor name -> JS tensor, for the current image
+        self.kept = {}  # tensor name -> JS tensor of the current run, at the full token count (what views read)
+        self.computed = {}  # the same as computed: fewer tokens when patches were removed (what graphs read)
+        self.edit = None  # the current run's what-if edit (edits.Edit), None for the image as it is
+        self.tokens = None  # the tokens its blocks read, when patches were removed
+        self.removed = frozenset()  # the patches it left out
+        self.unedited, self.unedited_image = {}, None  # the last unedited run's tensors, and of which image
         self.details = {}  # block index -> every output of that block, computed on demand
         self.parameters = None  # parameters.bin as float32, fetched when a view first needs it
         self.analysis_session = None  # analysis.onnx, loaded when the Interpretation view first needs it
@@ -139,20 +146,53 @@ class ModelRuntime:
             return JS.localModels.response(self.base, file)
         return await js.fetch(f"{self.base}/{file}")
 
-    async def forward(self, image):
+    async def forward(self, image, edit=None, sample=None):
         """Decoded RGBA image -> the head's probabilities: preprocess.onnx (with the manifest's recipe)
         and the chain of parts, in one run of the inference worker, keeping each part's `first_pass`
         outputs (the manifest's; boot.js's preview keeps the same).
 
-        The previous image's tensors are replaced only once the whole chain has run.
+        A what-if run (`edit`, an edits.Edit): replaced patches are painted into the image's pixels
+        first (`sample`: the decoded sample image a "sample:<id>" fill takes its patches from); removed
+        patches' tokens are left out of block 1's input; knocked-out heads get a head mask of 0. An edit
+        without replaced pixels starts from the unedited run's embeddings output, if that was of this
+        image. The previous run's tensors are replaced only once the whole chain has run.
         """
-        recipe = self.manifest.preprocessing
-        sizes = geometry.graph_inputs(recipe, image.width, image.height)
-        stages = [js_object({"session": self.sessions[s.name], "input": s.input, "wanted": to_js(s.first_pass),
-                             "last": s.outputs[-1]}) for s in self.manifest.stages]
-        kept = (await JS.chain(self.preprocess_session, JS.preprocessFeeds(image, plain(recipe), plain(sizes)),
-                               to_js(stages))).kept
-        return self.keep({name: js.Reflect.get(kept, name) for name in js.Object.keys(kept)})
+        m = self.manifest
+        stages, preprocess = list(m.stages), self.preprocess_session
+        reuse = bool(edit) and not edit.replaced and self.unedited_image is image
+        if reuse:
+            stages, preprocess = stages[1:], None
+            feeds = js_object({names.EMBEDDINGS_OUTPUT: self.unedited[names.EMBEDDINGS_OUTPUT]})
+        else:
+            if edit and edit.replaced:
+                image = self.replaced(image, edit, sample)
+            sizes = geometry.graph_inputs(m.preprocessing, image.width, image.height)
+            feeds = JS.preprocessFeeds(image, plain(m.preprocessing), plain(sizes))
+        tokens = edit.kept_tokens(len(m.special_tokens), m.num_patches) if edit and edit.removed else None
+        specs = []
+        for s in stages:
+            spec = {"session": self.sessions[s.name], "input": s.input, "wanted": to_js(s.first_pass),
+                    "last": s.outputs[-1]}
+            if tokens is not None and s.input == names.EMBEDDINGS_OUTPUT:
+                spec["gather"] = to_js(tokens)
+            spec["extra"] = self.head_mask_feeds(s, edit)
+            specs.append(js_object(spec))
+        kept = (await JS.chain(preprocess, feeds, to_js(specs))).kept
+        computed = {name: js.Reflect.get(kept, name) for name in js.Object.keys(kept)}
+        if reuse:  # the embeddings' own tensors are the unedited run's
+            computed = {**{n: t for n, t in self.unedited.items() if n not in computed}, **computed}
+        return self.keep(computed, edit, image)
+
+    def replaced(self, image, edit, sample):
+        """The image with the edit's patches painted over (web/js/edits.js), as the pass's input."""
+        m = self.manifest
+
+        def boxes(width, height):
+            return to_js([list(geometry.patch_box(m.preprocessing, width, height, m.patch_size, m.grid[1], p))
+                          for p in edit.replaced])
+        fill = edit.fill.split(":")[0]
+        sample_boxes = boxes(sample.width, sample.height) if fill == "sample" else None
+        return JS.edits.replacePatches(image, boxes(image.width, image.height), fill, sample, sample_boxes)
 
     def adopt(self, image, handed):
         """The tensors of boot.js's preview, if it ran this model on this very input; else None.
@@ -165,19 +205,59 @@ class ModelRuntime:
         if (handed is None or set(js.Object.keys(handed.kept)) != expected
                 or sizes != json.loads(js.JSON.stringify(handed.sizes))):
             return None
-        return self.keep({name: js.Reflect.get(handed.kept, name) for name in expected})
+        return self.keep({name: js.Reflect.get(handed.kept, name) for name in expected}, None, image)
 
-    def keep(self, kept):
-        self.kept, self.details, self.analysed, self.values_of, self.relevances = kept, {}, None, {}, {}
+    def keep(self, computed, edit, image):
+        """A run's tensors become the current ones. The views read `kept`, at the full token count; a run
+        with removed patches computed fewer tokens (`computed`, which its graphs read), spread back here
+        with the removed tokens at 0."""
+        m = self.manifest
+        if not edit:
+            self.unedited, self.unedited_image = computed, image
+        self.edit = edit or None
+        self.tokens = edit.kept_tokens(len(m.special_tokens), m.num_patches) if edit and edit.removed else None
+        self.removed = frozenset(edit.removed) if edit else frozenset()
+        self.computed = computed
+        self.kept = {name: self.spread(name, t) for name, t in computed.items()} if self.tokens else computed
+        self.details, self.analysed, self.values_of, self.relevances = {}, None, {}, {}
         JS.current = js_object(self.kept)  # readable by tests and benchmarks
         return list(self.floats(names.PROBABILITIES))  # the head's own softmax
+
+    def spread(self, name, tensor):
+        """A tensor of the current run at the full token count (unchanged unless patches were removed)."""
+        axes = edits.token_axes(name, len(tensor.dims)) if self.tokens else ()
+        return JS.edits.spreadTokens(tensor, to_js(axes), to_js(self.tokens), self.manifest.tokens) if axes else tensor
+
+    def head_mask_feeds(self, stage, edit):
+        """A part's head mask feed (JS object; none but a block's): `edit`'s knocked-out heads, or every head."""
+        m, block = self.manifest, names.block_of(stage.name)
+        row = edit.head_mask(m.num_layers, m.num_heads)[block] if edit and edit.knocked and block is not None else None
+        return JS.edits.headMask(plain({"name": stage.name, "head_mask": stage.head_mask}), m.num_heads,
+                                 None if row is None else to_js(row))
+
+    async def probabilities_of(self, edit):
+        """The class probabilities of the image as it is under `edit` (patches removed, heads knocked out:
+        a step of a faithfulness curve, a head's ablation): the chain from the unedited run's embeddings
+        output, in the worker, each part asked for its last output alone. The tensors on screen stay."""
+        m = self.manifest
+        tokens = edit.kept_tokens(len(m.special_tokens), m.num_patches) if edit.removed else None
+        specs = [js_object({"session": self.sessions[s.name], "input": s.input, "last": s.outputs[-1],
+                            "wanted": to_js([s.outputs[-1]]),  # the head's: its probabilities
+                            "extra": self.head_mask_feeds(s, edit),
+                            **({"gather": to_js(tokens)} if tokens and s.input == names.EMBEDDINGS_OUTPUT else {})})
+                 for s in m.stages[1:]]
+        feeds = js_object({names.EMBEDDINGS_OUTPUT: self.unedited[names.EMBEDDINGS_OUTPUT]})
+        kept = (await JS.chain(None, feeds, to_js(specs))).kept
+        return list(tensors.as_floats(js.Reflect.get(kept, names.PROBABILITIES).data.to_memoryview()))
 
     async def block(self, index):
         """Every exposed tensor of one block, by re-running just that part."""
         if index not in self.details:
             stage = self.manifest.stages[index + 1]
-            out = await self.sessions[stage.name].run(js_object({stage.input: self.kept[stage.input]}))
-            self.details[index] = {key: js.Reflect.get(out, key) for key in stage.outputs}
+            feeds = js.Object.assign(js_object({stage.input: self.computed[stage.input]}),
+                                     self.head_mask_feeds(stage, self.edit))
+            out = await self.sessions[stage.name].run(feeds)
+            self.details[index] = {key: self.spread(key, js.Reflect.get(out, key)) for key in stage.outputs}
         return self.details[index]
 
     async def parameter(self, name):
@@ -203,9 +283,11 @@ class ModelRuntime:
             if self.analysis_session is None:
                 buffer = await self.fetch(spec.file)
                 self.analysis_session = await JS.createSession(buffer)
-            feeds = {name: self.kept[name] for name in spec.inputs}
+            feeds = {name: self.computed[name] for name in spec.inputs if name != names.PATCHES_READ}
+            read = [p for p in range(self.manifest.num_patches) if p not in self.removed]
+            feeds[names.PATCHES_READ] = JS.tensor("int64", to_js(read), to_js([len(read)]))
             out = await self.analysis_session.run(js_object(feeds))
-            self.analysed = {name: js.Reflect.get(out, name) for name in spec.outputs}
+            self.analysed = {name: self.spread(name, js.Reflect.get(out, name)) for name in spec.outputs}
         return self.analysed
 
     async def relevance(self, target):
@@ -222,11 +304,15 @@ class ModelRuntime:
         if key not in self.relevances:
             if self.relevance_session is None:
                 self.relevance_session = await JS.createSession(await self.fetch(spec.file))
-            feeds = js_object({names.EMBEDDINGS_OUTPUT: self.kept[names.EMBEDDINGS_OUTPUT],
-                               names.TARGET: JS.tensor("float32", to_js(list(target)), to_js([1, len(target)]))})
+            feeds = {names.EMBEDDINGS_OUTPUT: self.computed[names.EMBEDDINGS_OUTPUT],
+                     names.TARGET: JS.tensor("float32", to_js(list(target)), to_js([1, len(target)]))}
+            m = self.manifest
+            mask = (self.edit or edits.Edit()).head_mask(m.num_layers, m.num_heads)
+            feeds[names.HEAD_MASKS] = JS.tensor("float32", to_js([x for row in mask for x in row]),
+                                                to_js([m.num_layers, m.num_heads]))
             wanted = [names.RELEVANCE, names.RELEVANCE_BLOCKS]
-            out = await self.relevance_session.run(feeds, to_js(wanted))
-            self.relevances[key] = {name: tensors.as_floats(js.Reflect.get(out, name).data.to_memoryview())
+            out = await self.relevance_session.run(js_object(feeds), to_js(wanted))
+            self.relevances[key] = {name: tensors.as_floats(self.spread(name, js.Reflect.get(out, name)).data.to_memoryview())
                                     for name in wanted}
         return self.relevances[key]
 

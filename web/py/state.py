@@ -8,11 +8,12 @@ from dataclasses import dataclass, fields, replace
 from urllib.parse import parse_qsl, urlencode
 
 import detail
+import edits
 import interpret
 import tensor_names as names
 
-VIEWS = ("tour", "overview", "graph", "detail", "interpretation")
-TOUR_STEPS = 10  # tour.STEPS; the URL's `tour` is 1-based
+VIEWS = ("tour", "overview", "graph", "detail", "interpretation", "whatif")
+TOUR_STEPS = 11  # tour.STEPS; the URL's `tour` is 1-based
 UPLOAD = "upload"  # an image the user brought: never stored, so not restorable
 
 
@@ -33,6 +34,10 @@ class State:
     opacity: float = 0.7  # its maps' opacity over the image
     chosen: str = ""  # its relevance's class (a label; "" is the predicted class), class= in the URL
     versus: str = ""  # the class it is compared with ("A versus B"); "" for the class alone
+    remove: str = ""  # a what-if edit (web/py/edits.py): patches left out, "12-15,40"
+    replace: str = ""  # patches whose pixels are replaced
+    fill: str = "mean"  # by what: mean, blur or sample:<id>
+    knock: str = ""  # heads knocked out, "3.2,5.1"
 
 
 CHOICES = {"view": VIEWS, "mode": detail.MODES, "kind": interpret.KINDS, "fusion": names.FUSIONS}
@@ -44,7 +49,7 @@ def parse(fragment):
     problems = []
     values = {}
     for key, value in parse_qsl(fragment.lstrip("#"), keep_blank_values=True):
-        if key in ("model", "image", "tensor", "versus"):
+        if key in ("model", "image", "tensor", "versus", "remove", "replace", "fill", "knock"):
             values[key] = value
         elif key == "class":
             values["chosen"] = value
@@ -85,22 +90,24 @@ def parse(fragment):
 
 def for_model(state, model):
     """The state to open another model with: the image, the view and the kinds of map stay; the block,
-    head, token and tensor were the previous model's, so they go back to their defaults instead of
-    being reported as out of range."""
+    head, token, tensor and what-if edit were the previous model's, so they go back to their defaults
+    instead of being reported as out of range."""
     return State(model=model, image=state.image, view=state.view, step=state.step, mode=state.mode,
                  kind=state.kind, fusion=state.fusion, opacity=state.opacity)  # another model, other classes
 
 
 def serialize(state):
     chosen = [("class" if f.name == "chosen" else f.name, getattr(state, f.name)) for f in fields(State)
-              if f.name in ("mode", "kind", "head", "fusion", "opacity", "chosen", "versus")
+              if f.name in ("mode", "kind", "head", "fusion", "opacity", "chosen", "versus", "remove", "replace", "knock")
               and getattr(state, f.name) != f.default]
+    if state.replace and state.fill != DEFAULTS.fill:
+        chosen.append(("fill", state.fill))
     return "#" + urlencode([("model", state.model), ("image", state.image), ("view", state.view),
                             ("layer", state.layer), ("token", state.token)]
                            + ([("tensor", state.tensor)] if state.tensor else [])
                            + [(key, f"{value:g}" if key == "opacity" else value) for key, value in chosen]
                            + ([("block", state.block)] if state.block not in (None, state.layer) else [])
-                           + ([("tour", state.step)] if state.view == "tour" else []), safe=":")  # local:<name>
+                           + ([("tour", state.step)] if state.view == "tour" else []), safe=":,")  # local:<name>
 
 
 def validate(state, manifest, sample_ids):
@@ -137,7 +144,25 @@ def validate(state, manifest, sample_ids):
     if state.versus and state.versus == state.chosen and "versus" not in changes:
         problems.append(f"class {state.chosen!r} cannot be compared with itself; showing it alone")
         changes["versus"] = ""
+    try:
+        edit = edits.make(manifest, state.remove, state.replace, state.fill, state.knock, sample_ids)
+    except edits.EditError as error:
+        problems.append(f"the link's what-if edit is not used: {error}")
+        changes.update(remove="", replace="", fill=DEFAULTS.fill, knock="")
+    else:
+        changes.update(edit_fields(edit))
     return replace(state, **changes), problems
+
+
+def edit_fields(edit):
+    """An edits.Edit as the state's fields, in their compact form."""
+    return {"remove": edits.patch_list(edit.removed), "replace": edits.patch_list(edit.replaced),
+            "fill": edit.fill, "knock": edits.knockout_list(edit.knocked)}
+
+
+def edit_of(state, manifest, sample_ids):
+    """The state's what-if edit (edits.Edit); validate() has checked it."""
+    return edits.make(manifest, state.remove, state.replace, state.fill, state.knock, sample_ids)
 
 
 def replace_fields(state, **changes):

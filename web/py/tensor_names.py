@@ -45,7 +45,11 @@ PATCH_BIAS = "embeddings.patch.bias"
 
 RELEVANCE = "relevance"  # relevance.onnx: CLS's row of Chefer et al.'s R, per token
 RELEVANCE_BLOCKS = "relevance.blocks"  # CLS's row of each block's Ā_l
+HEAD_MASKS = "head_mask"  # relevance.onnx's input (blocks, heads): every block's head mask at once
 TARGET = "target"  # relevance.onnx's input: the vector over the logits that y = target · logits reads
+
+PATCHES_READ = "analysis.patches"  # analysis.onnx's input (int64): the patches the run read, all or a what-if run's kept
+HEAD_MEASURES = ("distance", "entropy", "cls")  # analysis.heads.<measure>: the head atlas, (blocks, heads)
 
 FUSIONS = ("mean", "max", "min")  # how the rollout fuses heads: one analysis.rollout.<fusion> each
 

@@ -1,4 +1,4 @@
-"""The guided tour's narration: ten steps, each a short text with the model's own numbers in it.
+"""The guided tour's narration: eleven steps, each a short text with the model's own numbers in it.
 
 Standard library only, shared by the page and the CPython tests. Each step function takes the
 manifest (manifest.Manifest) and the tensors of the image on screen, flat as the page holds them,
@@ -21,6 +21,7 @@ STEPS = (
     ("residual", "The MLP and the residual stream"),
     ("depth", "Depth: CLS finds the object"),
     ("decision", "The decision"),
+    ("takeaway", "Take patches away"),
     ("try", "Try it yourself"),
     ("next", "Where to go next"),
 )
@@ -186,8 +187,27 @@ def decision(m, probabilities, lens):
     return {"text": text, "numbers": {"top": [list(t) for t in top], "lens": per_state, "wins": wins, "first": first}}
 
 
+def take_away(m, before, after, removed, order):
+    """Step 9: the patches a map ranks highest taken away, and the decision again without them."""
+    top, now = (max(range(len(p)), key=p.__getitem__) for p in (before, after))
+    kept = m.num_patches - len(removed)
+    if now == top:
+        verdict = (f"it still says {m.labels[top]}, now {after[top]:.1%} (was {before[top]:.1%}): the rest of the "
+                   "image still carries the evidence" if after[top] >= 0.5 else
+                   f"{m.labels[top]} is still first but falls to {after[top]:.1%} (was {before[top]:.1%})")
+    else:
+        verdict = (f"the decision changes: {m.labels[now]} {after[now]:.1%}, and {m.labels[top]} falls from "
+                   f"{before[top]:.1%} to {after[top]:.1%}")
+    text = (f"A map is a claim about what the decision rests on; test it. Take away the {len(removed)} patches "
+            f"{order} ranks highest: their tokens are left out after the embeddings, and every block runs on the "
+            f"other {kept} alone. Without them {verdict}. The What-if view lets you remove or replace any patches, "
+            "switch heads off, and measure which map is the most faithful.")
+    return {"text": text, "numbers": {"removed": list(removed), "before": [top, before[top]],
+                                      "after": [now, after[now]], "order": order}}
+
+
 def try_it(m, probabilities):
-    """Step 9: every number was this image's; another image recomputes them all."""
+    """Step 10: every number was this image's; another image recomputes them all."""
     best = max(range(len(probabilities)), key=probabilities.__getitem__)
     text = (f"Every number in this tour was computed just now, in this browser, by the model on this image: it says "
             f"{m.labels[best]} ({probabilities[best]:.1%}). Pick another sample or drop in your own photo: the model "
@@ -196,7 +216,7 @@ def try_it(m, probabilities):
 
 
 def next_steps(m, patch):
-    """Step 10: the four views, each opening on the tour's patch."""
+    """Step 11: the views, each opening on the tour's patch."""
     text = (f"You have followed one image through {m.num_layers} blocks. Each view below opens on patch {patch} "
             "(token " f"{patch + special(m)}), where the tour left off. Press Escape to leave the tour at any time.")
     return {"text": text, "numbers": {"token": patch + special(m)}}
@@ -207,4 +227,5 @@ VIEWS = (
     ("graph", "Knowledge graph", "the library's source classes behind each part, with their code"),
     ("detail", "Model detail", "every tensor of this image, and the five operations animated"),
     ("interpretation", "Interpretation", "similarity, attention, rollout and the logit lens over the image"),
+    ("whatif", "What if", "edit the image or the model, run it again, and test which map is faithful"),
 )

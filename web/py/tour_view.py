@@ -1,4 +1,4 @@
-"""The guided tour in the browser: ten steps through the image on screen, Back / Next, keys, URL.
+"""The guided tour in the browser: eleven steps through the image on screen, Back / Next, keys, URL.
 
 Browser-only. The stdlib module `tour` words each step from the model's tensors; this view gathers
 those tensors, draws each step with the views' own drawing code (interpret.js maps, the operation
@@ -11,6 +11,7 @@ import js
 from pyodide.ffi import to_js
 
 import detail
+import edits
 import geometry
 import interpret
 from modals import Modals
@@ -117,10 +118,17 @@ class TourView(View):
             element("file-input").click()  # during the click's dispatch, so the browser allows the file dialog
         elif kind == "view":
             self.leave(value)
+        elif kind == "whatif":  # the step's edit, made the page's, in the What-if view
+            self.page.schedule(self.open_edit(value))
         elif kind == "animate":
             opening = (self.modals.open_patch_embedding(start=self.patch()) if value == "patch"
                        else self.modals.open_positions())
             self.page.schedule(opening)
+
+    async def open_edit(self, removed):
+        edit = edits.Edit(removed=edits.parse_patches(removed, self.manifest.num_patches))
+        self.leave("whatif")
+        await self.page.apply_edit(edit)
 
     # ---- drawing ------------------------------------------------------------------------------
 
@@ -293,6 +301,40 @@ class TourView(View):
                 canvas = JS.tour.figure(visual, f"what “{m.labels[final]}” rests on: class relevance (Chefer et "
                                         "al.), every block", FIGURE, FIGURE)
                 self.page.schedule(self.draw_relevance(canvas, final))
+        return step, draw
+
+    async def step_takeaway(self, patch):
+        """The patches class relevance (or, in an older export, rollout) ranks highest, taken away: the
+        image as it is run again without them in the worker. The page's own run stays as it is."""
+        m, page = self.manifest, self.page
+        runtime = page.runtime
+        if runtime.edit is not None:
+            step = {"text": "A what-if edit is on screen: reset it (the prediction's Reset) to take patches away from "
+                            "the image as it is.", "numbers": {}}
+            return step, lambda visual: None
+        top = max(range(len(m.labels)), key=page.probabilities.__getitem__)
+        if m.relevance is not None:
+            async with page.lock:
+                maps = await runtime.relevance(interpret.target(len(m.labels), top))
+            values, order = interpret.relevance_map(maps[names.RELEVANCE], m.tokens, len(m.special_tokens)), "class relevance"
+        else:
+            values = interpret.rollout_map(await self.analysed("rollout.mean"), m.tokens, m.num_layers - 1, 0,
+                                           len(m.special_tokens))
+            order = "attention rollout"
+        removed = tuple(sorted(edits.order_of(values)[:m.num_patches // 4]))
+        before = page.probabilities
+        after = await runtime.probabilities_of(edits.Edit(removed=removed))
+        step = tour.take_away(m, before, after, removed, order)
+
+        def draw(visual):
+            canvas = JS.tour.figure(visual, f"the {len(removed)} patches {order} ranks highest, taken away", FIGURE, FIGURE)
+            shown = level_map(values)
+            shown.removed = to_js(list(removed))
+            JS.interpret.drawMain(canvas, page.input_image(), shown, to_js(m.grid), MAP_OPACITY, -1, self.ignore, self.pick)
+            JS.tour.box(visual, "ol", "prediction tour-prediction", "tour-takeaway")
+            JS.draw.probabilities("#tour-takeaway", plain(m.labels), plain(after), plain(before))
+            JS.tour.actions(visual, plain([{"label": "Open it in What if", "action": f"whatif:{edits.patch_list(removed)}",
+                                            "text": "the same edit, for every view"}]), self.act)
         return step, draw
 
     async def step_try(self, patch):
