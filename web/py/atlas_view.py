@@ -3,12 +3,13 @@
 Browser-only. Three measures come with analysis.onnx's run for the image (analysis.heads.*: mean
 attention distance in patches, attention entropy in bits, attention to CLS); the fourth, ablation
 importance, is one run per head with that head alone knocked out (runtime.probabilities_of, in the
-inference worker), on demand, with progress and Cancel. web/js/atlas.js draws the grid; a cell opens
+inference worker), on demand, as a job (job.py). web/js/atlas.js draws the grid; a cell opens
 its block's attention probabilities in Model detail, where every head is side by side.
 """
 import js
 
 import edits
+from job import Job
 from page import element
 from runtime import plain
 import tensor_names as names
@@ -22,21 +23,16 @@ MEASURES = {  # the select's value -> (what it is, how a value reads)
 }
 
 
-class AtlasPanel:
+class AtlasPanel(Job):
+    prefix, what = "atlas", "ablation"
+
     def __init__(self, page):
-        self.page = page
-        self.running = False
-        self.cancelled = False
-        self.ablation = None  # (page.classified it was measured for, the drops (blocks × heads, flat))
+        super().__init__(page)
         self.open_cell = page.proxy(self.on_open)
 
     def bind(self):
-        self.page.on(element("atlas-measure"), "change", self.on_measure)
-        self.page.on(element("atlas-run"), "click", self.on_run)
-        self.page.on(element("atlas-cancel"), "click", self.on_cancel)
-
-    def reset(self):
-        self.cancelled, self.ablation = True, None
+        super().bind()
+        self.page.on(element("atlas-measure"), "change", lambda event, target: self.draw())
 
     async def show(self):
         """analysis.onnx's run for this image (once, as Interpretation's), then the grid."""
@@ -45,18 +41,17 @@ class AtlasPanel:
         self.draw()
 
     def draw(self):
+        super().draw()
         page, m = self.page, self.page.manifest
         measure = element("atlas-measure").value
         words, form = MEASURES[measure]
-        ablated = self.ablation is not None and self.ablation[0] == page.classified
         if measure == "ablation":
-            values = self.ablation[1] if ablated else None
+            values = self.current()
         elif page.runtime.analysed is None:
             values = None
         else:
             values = list(page.runtime.floats(names.analysis(f"heads.{measure}")))
         element("atlas-run").hidden = measure != "ablation" or self.running
-        element("atlas-cancel").hidden = not self.running
         if not self.running:
             element("atlas-status").textContent = (
                 "" if values is not None or measure != "ablation" else
@@ -68,47 +63,17 @@ class AtlasPanel:
 
     async def measure(self):
         page, m = self.page, self.page.manifest
-        measured_for, before = page.classified, page.unedited
+        before = page.unedited
         top = max(range(len(m.labels)), key=before.__getitem__)
         drops, total = [], m.num_layers * m.num_heads
         for b in range(1, m.num_layers + 1):
             for h in range(1, m.num_heads + 1):
-                if self.cancelled or page.classified != measured_for:
+                if self.stopped():
                     return None
                 after = await page.runtime.probabilities_of(edits.Edit(knocked=((b, h),)))
                 drops.append(before[top] - after[top])
-                element("atlas-progress").value = len(drops) / total
-                element("atlas-status").textContent = f"block {b}, head {h} knocked out: {len(drops)} of {total}"
+                self.report(len(drops), total, f"block {b}, head {h} knocked out: {len(drops)} of {total}")
         return drops
-
-    # ---- events ---------------------------------------------------------------------------------
-
-    def on_measure(self, event, target):
-        self.draw()
-
-    async def on_run(self, event, target):
-        if self.running:
-            return
-        if self.page.runtime.edit is not None:
-            element("atlas-status").textContent = "Reset the edit first: ablation measures the model as it is."
-            return
-        self.running, self.cancelled = True, False
-        progress = element("atlas-progress")
-        progress.hidden, progress.value = False, 0
-        self.draw()
-        try:
-            drops = await self.measure()
-        except Exception as error:
-            drops = None
-            self.page.notify([f"The ablation could not be measured: {error}."], error=True)
-        self.running, progress.hidden = False, True
-        if drops is not None:
-            self.ablation = (self.page.classified, drops)
-        self.draw()
-        element("atlas-status").textContent = "" if drops is not None else "Stopped: nothing was changed."
-
-    def on_cancel(self, event, target):
-        self.cancelled = True
 
     def on_open(self, block, head):
         """A cell: its block's attention probabilities in Model detail (every head of the block)."""

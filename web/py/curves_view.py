@@ -3,13 +3,14 @@
 Browser-only. Each map kind is ranked (edits.order_of: CLS's map at the last block, the mean of the
 heads; relevance of the predicted class; a seeded random order as the baseline) and patches are taken
 away in its order, most important first (deletion), or put back in it (insertion), in edits.STEPS
-steps. Every step is one run of the chain in the inference worker (runtime.probabilities_of); this
-loop only awaits them, so the page stays interactive, and a Cancel or a new image stops it.
+steps. Every step is one run of the chain in the inference worker (runtime.probabilities_of), as a
+job (job.py): progress, Cancel, and a new image stops it.
 """
 import js
 
 import edits
 import interpret
+from job import Job
 from page import element
 from runtime import plain
 
@@ -18,41 +19,28 @@ LABELS = {"similarity": "similarity", "attention": "raw attention", "rollout": "
           "relevance": "class relevance", "random": "random (baseline)"}
 
 
-class CurvesPanel:
-    def __init__(self, page):
-        self.page = page
-        self.running = False
-        self.cancelled = False
-        self.result = None  # (page.classified it was measured for, its curves)
-
-    def bind(self):
-        self.page.on(element("curves-run"), "click", self.on_run)
-        self.page.on(element("curves-cancel"), "click", self.on_cancel)
-
-    def reset(self):
-        self.cancelled, self.result = True, None
+class CurvesPanel(Job):
+    prefix, what = "curves", "faithfulness curves"
 
     def draw(self):
         """The curves measured for this very run, if any; the button says what pressing it does."""
-        page = self.page
-        edited = page.runtime.edit is not None
+        super().draw()
+        edited = self.page.runtime.edit is not None
         element("curves-run").disabled = self.running or edited
-        element("curves-cancel").hidden = not self.running
+        measured = self.current()
         if not self.running:
             element("curves-status").textContent = (
                 "Reset the edit first: the curves measure the maps of the image as it is." if edited else
-                "" if self.result and self.result[0] == page.classified else
+                f"Curves of {measured['class']}, the top class." if measured else
                 f"{len(edits.ORDERS)} orders × 2 curves × {edits.STEPS} steps, each a run of the model in the "
                 "worker: about half a minute here.")
-        shown = self.result is not None and self.result[0] == page.classified
-        JS.whatif.drawCurves(element("curves-chart"), plain(self.result[1] if shown else []))
+        JS.whatif.drawCurves(element("curves-chart"), plain(measured["curves"] if measured else []))
 
     def orders(self):
         """Each map's patch order for the image as it is (analysis.onnx and relevance.onnx ran for it)."""
         page, m = self.page, self.page.manifest
         runtime = page.runtime
-        probabilities = page.unedited
-        top = max(range(len(m.labels)), key=probabilities.__getitem__)
+        top = max(range(len(m.labels)), key=page.unedited.__getitem__)
         relevance = runtime.relevances[tuple(interpret.target(len(m.labels), top))]
         orders = {}
         for kind in edits.ORDERS:
@@ -73,7 +61,6 @@ class CurvesPanel:
             top = max(range(len(m.labels)), key=page.unedited.__getitem__)
             await runtime.relevance(interpret.target(len(m.labels), top))
         top, orders = self.orders()
-        measured_for = page.classified
         patches = m.num_patches
         counts = edits.removed_counts(patches, not m.head_reads_patches)
         tasks = [(curve, kind) for curve in edits.CURVES for kind in edits.ORDERS]
@@ -82,36 +69,15 @@ class CurvesPanel:
         for curve, kind in tasks:
             points = [{"removed": 0.0, "probability": page.unedited[top]}]  # the first step: the image as it is
             for count in counts[1:]:
-                if self.cancelled or page.classified != measured_for:
+                if self.stopped():
                     return None
                 step = edits.curve_edit(curve, orders[kind], count)
                 points.append({"removed": count / patches, "probability": (await runtime.probabilities_of(step))[top]})
                 done += 1
-                element("curves-progress").value = done / total
-                element("curves-status").textContent = f"{curve} curve, {LABELS[kind]} order: step {done} of {total}"
+                self.report(done, total, f"{curve} curve, {LABELS[kind]} order: step {done} of {total}")
             curves.append({"curve": curve, "order": kind, "label": LABELS[kind], "points": points,
                            "area": edits.area(points)})
         return {"class": m.labels[top], "curves": curves}
 
-    async def on_run(self, event, target):
-        if self.running or self.page.runtime.edit is not None:
-            return
-        self.running, self.cancelled = True, False
-        progress = element("curves-progress")
-        progress.hidden, progress.value = False, 0
-        self.draw()
-        try:
-            measured = await self.measure()
-        except Exception as error:
-            measured = None
-            self.page.notify([f"The faithfulness curves could not be measured: {error}."], error=True)
-        self.running = False
-        progress.hidden = True
-        if measured is not None:
-            self.result = (self.page.classified, measured["curves"])
-        self.draw()
-        element("curves-status").textContent = (
-            f"Curves of {measured['class']}, the top class." if measured else "Stopped: nothing was changed.")
-
-    def on_cancel(self, event, target):
-        self.cancelled = True
+    def finished(self, result):
+        return f"Curves of {result['class']}, the top class." if result else super().finished(result)
