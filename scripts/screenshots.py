@@ -15,6 +15,8 @@ from screenshot import main as shoot
 
 DETAIL = "#image=chelsea&view=detail&layer=2&token=5"
 INTERPRETED = "wait:document.getElementById('interp-canvas').dataset.kind === '{}'"  # the map is drawn
+WHATIF = "remove=0-20,40-45,100-110&knock=12.1"  # an edit: patches removed, a head knocked out
+EDITED = "wait:document.body.dataset.edited === 'true'"
 
 # docs/<name>.png: (fragment, clicks)
 SHOTS = {
@@ -31,6 +33,11 @@ SHOTS = {
     "interpretation": ("#image=chelsea&view=interpretation&layer=12", (INTERPRETED.format("similarity"),)),
     "logit-lens": ("#image=chelsea&view=interpretation&layer=12", ("#interp-kind=lens", "full")),
     "relevance": ("#image=chelsea&view=interpretation&kind=relevance", (INTERPRETED.format("relevance"), "full")),
+    "whatif": (f"#image=chelsea&view=whatif&{WHATIF}", (EDITED, "wait:!!document.querySelector('.atlas-cell')", "full")),
+    "whatif-relevance": (f"#image=chelsea&view=interpretation&kind=relevance&{WHATIF}",
+                         (EDITED, INTERPRETED.format("relevance"))),
+    "whatif-curves": ("#image=chelsea&view=whatif", ("#curves-run", "wait:document.querySelectorAll('#curves-chart svg')"
+                                                     ".length === 2", "full")),
 }
 
 
@@ -49,7 +56,7 @@ for number, step in enumerate(TOUR_STEPS, 1):
 # A phone and a tablet (docs/devices/): every view, and on the phone every operation view.
 VIEW_DRAWN = {"tour": "#tour-step[data-step]", "overview": "#overview-diagram svg",
               "graph": "#knowledge-graph[data-ready=true]", "detail": "#detail-canvas[data-tensor]",
-              "interpretation": "#interp-canvas[data-kind]"}
+              "interpretation": "#interp-canvas[data-kind]", "whatif": "#whatif-heads button"}
 TABLET = (820, 1180)
 for device, size in (("phone", PHONE), ("tablet", TABLET)):
     for view, drawn in VIEW_DRAWN.items():

@@ -20,8 +20,9 @@ from urllib.parse import urlencode
 from . import precache
 from .serve import make_server
 from .site import assemble, find_model, read_manifest
+from export.shared import page_module
 
-VIEWS = ("tour", "overview", "graph", "detail", "interpretation")  # web/py/state.py's
+VIEWS = page_module("state").VIEWS  # the page's own
 IMAGE_ID = "notebook"
 _running = []  # (server, folder) of every show() so far, closed at exit
 

@@ -18,16 +18,20 @@ from export import fidelity
 from export.default_model import NAME
 from export.pipeline import export_model
 
+from export.shared import manifest as page_manifest
+
 from ..conftest import save_tiny
 from .conftest import Watched, wait_hash
 from .test_broken_model import BROKEN
 from .test_page import page_tensor, probabilities, softmax
 from .test_tour import KEYS
 
+FORMAT = page_manifest.FORMAT  # the manifest format the page reads
+
 
 def other_format(folder):
     manifest = json.loads((folder / "manifest.json").read_text())
-    (folder / "manifest.json").write_text(json.dumps({**manifest, "format": 4}))
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "format": FORMAT + 1}))
 
 
 # name -> (how it is broken, what the message must say): the deployed cases, and one more
@@ -38,7 +42,7 @@ LOCAL_BROKEN["no-manifest"] = (LOCAL_BROKEN["no-manifest"][0],
 LOCAL_BROKEN["manifest-not-json"] = (LOCAL_BROKEN["manifest-not-json"][0],
                                      "Could not open the model: manifest.json of manifest-not-json is not valid JSON")
 UNNAMED = {"no-manifest", "manifest-not-json"}  # refused before the manifest names the model
-LOCAL_BROKEN["other-format"] = (other_format, "manifest.json is of format 3 and this page reads format 2")
+LOCAL_BROKEN["other-format"] = (other_format, f"manifest.json is of format {FORMAT + 1} and this page reads format {FORMAT}")
 
 
 @pytest.fixture(scope="module")
