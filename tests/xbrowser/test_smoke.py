@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from export.shared import page_module
+
 from .conftest import ARTIFACTS, WEB
 
 INDEX = json.loads((WEB / "model" / "index.json").read_text()) if (WEB / "model" / "index.json").exists() else {}
@@ -30,6 +32,7 @@ VIEWS = {
     "graph": "#knowledge-graph[data-ready=true]",
     "detail": "#detail-canvas[data-tensor]",
     "interpretation": "#interp-canvas[data-kind]",
+    "whatif": "#whatif-heads button",
 }
 
 # The page's own numbers, read in any engine: probabilities from the DOM, pixel_values as base64.
@@ -159,7 +162,7 @@ def test_each_view_renders(loaded, view):
 def test_the_tour_walks_every_step(loaded):
     engine = loaded.engine
     engine.click("[data-view-tab=tour]")
-    keys = ["image", "patches", "embedding", "positions", "attention", "residual", "depth", "decision", "try", "next"]
+    keys = [key for key, _ in page_module("tour").STEPS]  # the page's own steps
     for number, key in enumerate(keys, 1):
         if number > 1:
             engine.click("#tour-next")
