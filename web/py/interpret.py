@@ -118,7 +118,7 @@ def relevance_block_map(flat, tokens, layer, special):
 def domain(values, removed=()):
     """The range a map is coloured over: its own minimum and maximum, over the patches the run read
     (a what-if run's removed patches read 0 and are hatched instead)."""
-    present = [v for p, v in enumerate(values) if p not in removed] or values
+    present = ([v for p, v in enumerate(values) if p not in removed] if removed else values) or values
     return [min(present), max(present)]
 
 

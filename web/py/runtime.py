@@ -76,6 +76,7 @@ class ModelRuntime:
         self.analysed = None  # its outputs for the current image
         self.relevance_session = None  # relevance.onnx, loaded when a relevance map is first asked for
         self.relevances = {}  # target over the logits -> its relevance maps, for the current image
+        self.step_specs = {}  # probabilities_of's feeds and stages, for the unedited run and the heads knocked out
         self.values_of = {}  # tensor name -> float32 memoryview, copied out of JavaScript once per image
 
     @classmethod
@@ -240,14 +241,18 @@ class ModelRuntime:
         a step of a faithfulness curve, a head's ablation): the chain from the unedited run's embeddings
         output, in the worker, each part asked for its last output alone. The tensors on screen stay."""
         m = self.manifest
-        tokens = edit.kept_tokens(len(m.special_tokens), m.num_patches) if edit.removed else None
-        specs = [js_object({"session": self.sessions[s.name], "input": s.input, "last": s.outputs[-1],
-                            "wanted": to_js([s.outputs[-1]]),  # the head's: its probabilities
-                            "extra": self.head_mask_feeds(s, edit),
-                            **({"gather": to_js(tokens)} if tokens and s.input == names.EMBEDDINGS_OUTPUT else {})})
-                 for s in m.stages[1:]]
-        feeds = js_object({names.EMBEDDINGS_OUTPUT: self.unedited[names.EMBEDDINGS_OUTPUT]})
-        kept = (await JS.chain(None, feeds, to_js(specs))).kept
+        key = (id(self.unedited), edit.knocked)  # a curve's steps differ only in the tokens: built once
+        if key not in self.step_specs:
+            specs = to_js([js_object({"session": self.sessions[s.name], "input": s.input, "last": s.outputs[-1],
+                                      "wanted": to_js([s.outputs[-1]]),  # the head's: its probabilities
+                                      "extra": self.head_mask_feeds(s, edit)}) for s in m.stages[1:]])
+            self.step_specs = {key: (js_object({names.EMBEDDINGS_OUTPUT: self.unedited[names.EMBEDDINGS_OUTPUT]}), specs)}
+        feeds, specs = self.step_specs[key]
+        if edit.removed:
+            specs[0].gather = to_js(edit.kept_tokens(len(m.special_tokens), m.num_patches))
+        else:
+            js.Reflect.deleteProperty(specs[0], "gather")
+        kept = (await JS.chain(None, feeds, specs)).kept
         return list(tensors.as_floats(js.Reflect.get(kept, names.PROBABILITIES).data.to_memoryview()))
 
     async def block(self, index):
