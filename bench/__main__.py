@@ -15,7 +15,7 @@ Measures in one run on this machine, and writes a JSON file plus a table (issue 
    of the start (the page's performance marks);
 3. interaction latency in the page: changing block or token in the Interpretation view and
    hovering in Model detail, p50/p95 over 100 changes; the same changes while the What-if view's
-   faithfulness curves compute;
+   faithfulness curves compute, and while its head atlas measures ablation;
    what-if runs (issue #42): a re-run with heads knocked out or patches removed, and a 16-step
    deletion curve, against the page's forward pass;
 4. bytes transferred before the first prediction;
@@ -213,7 +213,8 @@ def main(argv=None) -> int:
         results["start"], results["bytes_before_prediction"] = page.starts(args.warm_loads)
         save()
         results["latency"] = page.latency(args.changes)
-        results["latency"].update(page.latency_during_curves(args.changes))
+        for job in ("curves", "atlas"):
+            results["latency"].update(page.latency_during(job, args.changes))
         save()
         results["memory"] = {}
         for name in (page.default_model, VIT_B16):  # what a phone must hold: the default, and a ViT-B/16

@@ -265,12 +265,17 @@ class PageBench:
         self.playwright.stop()
         self.server.shutdown()
 
-    def open(self, fragment: str):
+    def open(self, fragment: str, settled: bool = True):
+        """A new page at `fragment`, once ready and (`settled`) once the first visit's offline copy is
+        kept: web/sw.js downloads it after the first prediction, and on two cores that download
+        competes with whatever is measured next."""
         context = self.browser.new_context(viewport={"width": 1280, "height": 900})
         context.add_init_script(PROBES)
         page = context.new_page()
         page.goto(self.url + fragment)
         page.wait_for_function(READY, timeout=300_000)
+        if settled:
+            page.wait_for_function("document.body.dataset.offline === 'ready'", timeout=300_000)
         return context, page
 
     def forward(self, model: str, runs: int, first_pass: bool = False) -> dict:
@@ -375,13 +380,10 @@ class PageBench:
         cold = {**loads[0], "bare_boot_ms": bare_cold, "ratio": loads[0]["interactive_ms"] / bare_cold}
         return {"cold": cold, "warm": warm}, {"cold": sizes[0], "warm": max(sizes[1:])}
 
-    def latency(self, changes: int, kept: bool = True) -> dict:
-        """`kept`: once the first visit's offline copy is kept (web/sw.js downloads it after the first
-        prediction, and on two cores that download competes with every redraw)."""
+    def latency(self, changes: int) -> dict:
+        """Interpretation's block and token changes and Model detail's hover, p50/p95 (see LATENCY, HOVER)."""
         context, page = self.open("#image=chelsea&view=interpretation")
         page.wait_for_selector("#interp-canvas[data-kind]")
-        if kept:
-            page.wait_for_function("document.body.dataset.offline === 'ready'", timeout=300_000)
         interp = page.evaluate(LATENCY, changes)
         page.click("[data-view-tab=detail]")
         page.wait_for_selector("#detail-canvas[data-tensor]")
@@ -391,24 +393,26 @@ class PageBench:
                 "interpretation: change token": summary(interp["tokens"]),
                 "model detail: hover": summary(hover)}
 
-    def latency_during_curves(self, changes: int) -> dict:
-        """The same Interpretation changes while the What-if view's faithfulness curves compute (their
-        runs are in the inference worker; the page only awaits them)."""
+    def latency_during(self, job: str, changes: int) -> dict:
+        """The same Interpretation changes while a What-if job computes: `job` is "curves" (the
+        faithfulness curves) or "atlas" (the head ablation). Their runs are in the inference worker,
+        as background runs; the page only awaits them."""
         context, page = self.open("#image=chelsea&view=whatif")
         page.wait_for_function("document.body.dataset.classified", timeout=300_000)
-        page.wait_for_function("document.body.dataset.offline === 'ready'", timeout=300_000)
-        page.click("#curves-run")
-        running = "document.getElementById('curves-status').textContent.includes('step')"
+        if job == "atlas":
+            page.select_option("#atlas-measure", "ablation")
+        page.click(f"#{job}-run")
+        running = f"!document.getElementById('{job}-progress').hidden && document.getElementById('{job}-progress').value > 0"
         page.wait_for_function(running, timeout=300_000)
         page.click("[data-view-tab=interpretation]")
         page.wait_for_selector("#interp-canvas[data-kind]")
         interp = page.evaluate(LATENCY, changes)
-        still = page.evaluate(running)
+        still = page.evaluate(f"!document.getElementById('{job}-progress').hidden")
         context.close()
         if not still:
-            raise RuntimeError("the curves ended before the interactions did: measure with fewer --changes")
-        return {"interpretation while curves compute: change block": summary(interp["blocks"]),
-                "interpretation while curves compute: change token": summary(interp["tokens"])}
+            raise RuntimeError(f"the {job} job ended before the interactions did: measure with fewer --changes")
+        return {f"interpretation while {job} compute: change block": summary(interp["blocks"]),
+                f"interpretation while {job} compute: change token": summary(interp["tokens"])}
 
     def memory(self, model: str) -> dict:
         """Peak memory after every block of `model` was drawn in Model detail and Interpretation."""

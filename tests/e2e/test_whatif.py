@@ -23,6 +23,20 @@ ROWS, COLS = MANIFEST["grid"]
 LAYERS, HEADS = MANIFEST["num_layers"], MANIFEST["num_heads"]
 
 
+HOLD = """
+async () => {
+  const progress = document.getElementById('curves-progress');
+  const move = () => document.dispatchEvent(new PointerEvent('pointermove', {clientX: 5, clientY: 5}));
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const steps = Number(document.getElementById('curves-status').textContent.match(/of (\\d+)/)[1]);
+  for (let t = 0; t < 300; t += 30) { move(); await sleep(30); }
+  const before = progress.value;
+  for (let t = 0; t < 1500; t += 30) { move(); await sleep(30); }
+  return {before, after: progress.value, total: steps};
+}
+"""
+
+
 def wait_run(page, before):
     """Wait for the run after `before` (document.body.dataset.classified) to be on screen."""
     page.wait_for_function(f"Number(document.body.dataset.classified) > {before} "
@@ -203,6 +217,11 @@ def test_faithfulness_curves_equal_the_same_steps_run_natively_and_cancel_leaves
     before, count, hash_ = probabilities(page), runs(page), page.evaluate("location.hash")
     page.click("#curves-run")
     page.wait_for_function("document.getElementById('curves-status').textContent.includes('step')")
+    # While the user interacts, the job's runs wait (each part of a run in the worker waits for 150 ms
+    # without input): over 1.5 s of pointer moves it advances by at most the step already in the worker.
+    held = page.evaluate(HOLD)
+    assert held["after"] - held["before"] <= 1 / held["total"] + 1e-9, held
+    page.wait_for_function(f"document.getElementById('curves-progress').value > {held['after']}", timeout=60_000)
     page.click("#curves-cancel")
     page.wait_for_function("document.getElementById('curves-status').textContent.startsWith('Stopped')")
     assert probabilities(page) == before and runs(page) == count and page.evaluate("location.hash") == hash_

@@ -112,17 +112,3 @@ export function headMask(stage, heads, row) {
   const values = row ? Float32Array.from(row) : new Float32Array(heads).fill(1);
   return { [stage.head_mask]: new ort.Tensor("float32", values, [1, heads, 1, 1]) };
 }
-
-// Background work (a faithfulness curve, a head ablation) yields to the user: it resolves once no
-// pointer, key or input event has come for `quiet` ms, so a job's next run in the worker, which takes
-// the machine's cores, does not start while someone is interacting.
-let lastInput = -Infinity;
-for (const type of ["pointerdown", "pointermove", "keydown", "input", "change", "wheel"]) {
-  document.addEventListener(type, () => { lastInput = performance.now(); }, { capture: true, passive: true });
-}
-export function whenIdle(quiet = 150) {
-  return new Promise((resolve) => {
-    const check = () => (performance.now() - lastInput >= quiet ? resolve() : setTimeout(check, 40));
-    check();
-  });
-}

@@ -8,6 +8,27 @@ let nextCall = 0;
 let worker = null;
 let local = null;  // no Web Workers here: the same calls, in this thread
 
+// Background runs (a faithfulness curve, a head ablation) yield to the user: a part of theirs starts
+// only once no pointer, key or input event has come for QUIET ms, since a run takes the machine's
+// cores. The time of the last input (ms since the epoch) is shared with the worker, which waits
+// between a background chain's parts; without shared memory the page waits before the chain.
+const QUIET = 150;
+const lastInput = new Float64Array(typeof SharedArrayBuffer === "function" && self.crossOriginIsolated
+  ? new SharedArrayBuffer(8) : new ArrayBuffer(8));
+const epochNow = () => performance.timeOrigin + performance.now();
+if (typeof document === "object") {
+  for (const type of ["pointerdown", "pointermove", "keydown", "input", "change", "wheel"]) {
+    document.addEventListener(type, () => { lastInput[0] = epochNow(); }, { capture: true, passive: true });
+  }
+}
+
+function whenIdle() {
+  return new Promise((resolve) => {
+    const check = () => (epochNow() - lastInput[0] >= QUIET ? resolve() : setTimeout(check, 40));
+    check();
+  });
+}
+
 // `transfer`: buffers handed over to the worker (detached here) instead of copied.
 function call(name, args, transfer = []) {
   if (!worker) return local.then(({ calls }) => calls[name](args));
@@ -41,7 +62,9 @@ export function start(numThreads) {
   } else {
     local = import("./inference_worker.js");
   }
-  return call("configure", { wasmPaths: new URL("../vendor/ort/", import.meta.url).href, numThreads });
+  const shared = worker && lastInput.buffer instanceof SharedArrayBuffer ? lastInput : null;
+  return call("configure", { wasmPaths: new URL("../vendor/ort/", import.meta.url).href, numThreads,
+                             idle: shared && { lastInput: shared, quiet: QUIET } });
 }
 
 // Tensors cross to the worker as plain {type, data, dims}; the worker's copies are its own, and the
@@ -85,11 +108,13 @@ export async function createSession(bytes) {
 // last, gather, extra}]) on the previous one's output `last` (a what-if run: `gather`, the token
 // indices a part reads; `extra`, more feeds such as a head mask). Returns {kept: every tensor kept, by name; elapsed:
 // the ms its runs took in the worker, not waiting for a session to exist; finished: when, on the
-// page's clock}.
-export async function chain(preprocess, feeds, stages) {
+// page's clock}. `background`: a run that yields to the user before each part (see QUIET).
+export async function chain(preprocess, feeds, stages, background = false) {
   const parts = stages.map(({ session, input, wanted, last, gather, extra }) => (
     { id: session.id, input, wanted, last, gather: gather && Array.from(gather), extra: extra && plainFeeds(extra) }));
+  const yields = background && worker !== null && lastInput.buffer instanceof SharedArrayBuffer;
+  if (background && !yields) await whenIdle();
   const { kept, elapsed, finished } = await call("chain", { preprocess: preprocess?.id ?? null, feeds: plainFeeds(feeds),
-                                                           stages: parts });
+                                                           stages: parts, background: yields });
   return { kept: tensors(kept), elapsed, finished: finished - performance.timeOrigin };
 }

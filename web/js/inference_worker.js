@@ -5,6 +5,16 @@
 import * as ort from "../vendor/ort/ort.wasm.min.mjs";
 
 const sessions = new Map();  // id (given by the page) -> the InferenceSession, once created
+let idle = null;  // {lastInput: the page's shared Float64Array, quiet}: see inference.js's QUIET
+
+// Before each part of a background chain: wait until the page has had no input for `quiet` ms.
+async function whenIdle() {
+  for (;;) {
+    const waited = performance.timeOrigin + performance.now() - idle.lastInput[0];
+    if (waited >= idle.quiet) return;
+    await new Promise((resolve) => setTimeout(resolve, idle.quiet - waited));
+  }
+}
 
 // Measured on the start (python -m bench, and the same with each option alone): graph optimisation
 // and the memory arena cost more when a session is created and first run than they save later, so
@@ -39,7 +49,8 @@ function gatherTokens({ type, data, dims }, tokens) {
 }
 
 export const calls = {
-  configure({ wasmPaths, numThreads }) {
+  configure({ wasmPaths, numThreads, idle: shared }) {
+    idle = shared;
     ort.env.wasm.wasmPaths = wasmPaths;
     ort.env.wasm.numThreads = numThreads;
     ort.env.wasm.proxy = false;
@@ -58,12 +69,14 @@ export const calls = {
   // output `last`, the first's is the model's input (the manifest's pixel_values), which preprocess.onnx
   // outputs; without `preprocess`, `feeds` holds the first part's input itself. A what-if edit: `gather`
   // (token indices) leaves the other tokens out of a part's input, `extra` feeds more inputs (a head mask).
-  async chain({ preprocess, feeds, stages }) {
+  // `background`: wait for the page to be idle before each part.
+  async chain({ preprocess, feeds, stages, background }) {
     const timing = { ms: 0 };
     const first = stages[0].input;
     let value = preprocess === null ? feeds[first] : (await run(preprocess, feeds, undefined, timing))[first];
     const kept = { [first]: value };
     for (const stage of stages) {
+      if (background) await whenIdle();
       if (stage.gather) kept[stage.input] = value = gatherTokens(value, stage.gather);
       Object.assign(kept, await run(stage.id, { [stage.input]: value, ...stage.extra }, stage.wanted, timing));
       value = kept[stage.last];

@@ -68,7 +68,7 @@ class AtlasPanel(Job):
         drops, total = [], m.num_layers * m.num_heads
         for b in range(1, m.num_layers + 1):
             for h in range(1, m.num_heads + 1):
-                if await self.next_step():
+                if self.stopped():
                     return None
                 after = await page.runtime.probabilities_of(edits.Edit(knocked=((b, h),)))
                 drops.append(before[top] - after[top])

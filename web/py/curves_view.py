@@ -69,7 +69,7 @@ class CurvesPanel(Job):
         for curve, kind in tasks:
             points = [{"removed": 0.0, "probability": page.unedited[top]}]  # the first step: the image as it is
             for count in counts[1:]:
-                if await self.next_step():
+                if self.stopped():
                     return None
                 step = edits.curve_edit(curve, orders[kind], count)
                 points.append({"removed": count / patches, "probability": (await runtime.probabilities_of(step))[top]})

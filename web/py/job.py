@@ -1,15 +1,11 @@
 """A long measurement of the What-if view (faithfulness curves, head ablation), one at a time.
 
-Browser-only. Its runs are in the inference worker; the loop here only awaits them, and each waits
-until the user is not interacting, so the page stays responsive. It measures the image as it is (not
-a what-if run), shows a progress bar and Cancel, and stops with nothing changed when cancelled or
-when another image or edit comes on screen.
+Browser-only. Its runs are in the inference worker, as background runs whose parts wait until the
+user is not interacting (web/js/inference.js), so the page stays responsive; the loop here only
+awaits them. It measures the image as it is (not a what-if run), shows a progress bar and Cancel,
+and stops with nothing changed when cancelled or when another image or edit comes on screen.
 """
-import js
-
 from page import element
-
-JS = js.vitlensJS
 
 
 class Job:
@@ -34,10 +30,8 @@ class Job:
         """The result measured for the run on screen, or None."""
         return self.result[1] if self.result is not None and self.result[0] == self.page.classified else None
 
-    async def next_step(self):
-        """Wait until the user is not interacting (web/js/edits.js's whenIdle: a run in the worker takes
-        the machine's cores), then say whether to stop: cancelled, or another run came on screen."""
-        await JS.edits.whenIdle()
+    def stopped(self):
+        """Whether to stop before the next step: cancelled, or another run came on screen."""
         return self.cancelled or self.page.classified != self.measured_for
 
     def report(self, done, total, text):
@@ -49,7 +43,7 @@ class Job:
         element(f"{self.prefix}-cancel").hidden = not self.running
 
     async def measure(self):
-        """The measurement, or None if it stopped (see next_step())."""
+        """The measurement, or None if it stopped (see stopped())."""
         raise NotImplementedError
 
     def finished(self, result):

@@ -239,7 +239,8 @@ class ModelRuntime:
     async def probabilities_of(self, edit):
         """The class probabilities of the image as it is under `edit` (patches removed, heads knocked out:
         a step of a faithfulness curve, a head's ablation): the chain from the unedited run's embeddings
-        output, in the worker, each part asked for its last output alone. The tensors on screen stay."""
+        output, in the worker, each part asked for its last output alone, as a background run (each part
+        waits until the user is not interacting). The tensors on screen stay."""
         m = self.manifest
         key = (id(self.unedited), edit.knocked)  # a curve's steps differ only in the tokens: built once
         if key not in self.step_specs:
@@ -252,7 +253,7 @@ class ModelRuntime:
             specs[0].gather = to_js(edit.kept_tokens(len(m.special_tokens), m.num_patches))
         else:
             js.Reflect.deleteProperty(specs[0], "gather")
-        kept = (await JS.chain(None, feeds, specs)).kept
+        kept = (await JS.chain(None, feeds, specs, True)).kept
         return list(tensors.as_floats(js.Reflect.get(kept, names.PROBABILITIES).data.to_memoryview()))
 
     async def block(self, index):
