@@ -19,8 +19,15 @@ document = js.document
 _running = set()  # the tasks `Page.schedule` started, until they end
 
 
+_elements = {}  # id -> the element's proxy: each new proxy of a JS object costs Pyodide a type check
+
+
 def element(id_):
-    return document.getElementById(id_)
+    """The page's element of that id, the same proxy every time while it is in the document."""
+    node = _elements.get(id_)
+    if node is None or not node.isConnected:
+        node = _elements[id_] = document.getElementById(id_)
+    return node
 
 
 def make(tag, cls=None, text=None, **attrs):
