@@ -9,6 +9,7 @@ export default [
     files: ["web/**/*.js", "bench/bare/*.js", "tests/fixtures/*.js"],
     languageOptions: { ecmaVersion: 2024, sourceType: "module", globals: { ...globals.browser, d3: "readonly" } },
   },
+  { files: ["web/js/theme.js"], languageOptions: { sourceType: "script" } },
   { files: ["web/sw.js"], languageOptions: { sourceType: "script", globals: { ...globals.serviceworker } } },
   { files: ["web/js/inference_worker.js"], languageOptions: { globals: { ...globals.worker } } },
   { files: ["scripts/*.mjs"], languageOptions: { ecmaVersion: 2024, sourceType: "module", globals: { ...globals.node } } },

@@ -2,6 +2,7 @@
 // set up onnxruntime-web, then start Pyodide, which runs the page's Python (web/py/main.py).
 // Everything is fetched by relative URL from the page's own origin.
 import { isolate, keepForOffline } from "./isolate.js";
+import { keyboardTabs } from "./tabs.js";
 import { startPython } from "./python.js";
 import { fetchBytes, fetchModelFile } from "./files.js";
 import { localModels } from "./local_model.js";
@@ -204,6 +205,8 @@ window.vitlensJS = { progress, fetchBytes, fetchModelFile, decodeImage, preproce
 // are opened in the inference worker and the first pass is asked of it at once (one run of the chain).
 // Python reads its sources and snapshot meanwhile, starts from the snapshot (a few hundred ms of the
 // main thread, while the worker runs the pass) and takes that prediction's tensors over (previewDone).
+self.wireThemePicker(document.getElementById("theme-picker"));
+keyboardTabs(document.querySelector("[role=tablist]"));
 try {
   await preloadRuntime();
   performance.mark("vitlens:runtime-downloaded");

@@ -69,7 +69,37 @@ export function drawMaps(canvas, levels, count, layout, onHover) {
     onHover(cell >= 0 ? m : -1, cell);
   };
   canvas.onpointerleave = (event) => { if (event.pointerType === "mouse") onHover(-1, -1); };  // a tap's stays
+  keyboardReadout(canvas, count, layout, cols, (m, cell) => {  // the keyboard's cursor, framed
+    context.putImageData(image, 0, 0);
+    if (m < 0) return onHover(-1, -1);
+    const [cx, cy] = cellOrigin(layout, g, cell, cellPx);
+    context.strokeStyle = "#ff3b30";
+    context.lineWidth = 1;
+    context.strokeRect((m % perRow) * (g.width + GAP) + cx - 1.5, Math.floor(m / perRow) * (g.height + GAP) + cy - 1.5,
+                       cellPx + 3, cellPx + 3);
+    onHover(m, cell);
+  });
   return { perRow, cellPx, mapWidth: g.width, mapHeight: g.height, gap: GAP };
+}
+
+// The hover readout from the keyboard: the maps' canvas takes focus; the arrow keys move a cursor
+// over one map's cells (special tokens first, then the grid row by row), Page Up and Page Down to
+// the previous or next map. `show(map, cell)`; show(-1, -1) when focus leaves.
+function keyboardReadout(canvas, count, layout, cols, show) {
+  canvas.tabIndex = 0;
+  let map = 0, cell = 0;
+  const moves = { ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [0, -cols], ArrowDown: [0, cols],
+                  PageUp: [-1, 0], PageDown: [1, 0] };
+  canvas.onfocus = () => show(map, cell);
+  canvas.onblur = () => show(-1, -1);
+  canvas.onkeydown = (event) => {
+    if (!moves[event.key] || event.altKey || event.ctrlKey || event.metaKey) return;
+    event.preventDefault();
+    const [dm, dc] = moves[event.key];
+    map = Math.min(count - 1, Math.max(0, map + dm));
+    cell = Math.min(layout.cells - 1, Math.max(0, cell + dc));
+    show(map, cell);
+  };
 }
 
 // The focus+context strip: one level of the data flow as steps left to right, the drawn tensor

@@ -15,3 +15,14 @@ export function svgEl(tag, attributes) {
   for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
   return element;
 }
+
+// A colour of the current theme (web/style.css's custom property --name), for what is painted in a
+// canvas rather than styled by CSS.
+export function themeColour(name) {
+  return getComputedStyle(document.documentElement).getPropertyValue(`--${name}`).trim();
+}
+
+// How long an animation of `ms` takes: none when the reader asked for reduced motion.
+export function motion(ms) {
+  return matchMedia("(prefers-reduced-motion: reduce)").matches ? 0 : ms;
+}

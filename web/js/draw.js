@@ -1,5 +1,7 @@
 // Drawing with D3. These functions only draw what Python hands them; every number comes from
 // the model via web/py. Text is always set with .text(), never parsed as HTML.
+import { motion } from "./dom.js";
+
 const d3 = window.d3;
 
 // The class probabilities as one horizontal bar per label; the top class is marked. A row with
@@ -32,7 +34,7 @@ export function prediction(selector, rows) {
       + (edited ? `, ${(100 * d.before).toFixed(2)} percent unedited, ${change(d)} points` : ""));
   row.select(".class-icon").text((d) => (d.top ? "★" : ""));
   row.select(".class-label").text((d) => d.label);
-  row.select(".class-bar").transition().duration(250).style("width", (d) => `${(100 * d.p).toFixed(2)}%`);
+  row.select(".class-bar").transition().duration(motion(250)).style("width", (d) => `${(100 * d.p).toFixed(2)}%`);
   row.select(".class-before").style("width", (d) => (edited ? `${(100 * d.before).toFixed(2)}%` : "0"));
   row.select(".class-value").text((d) => `${(100 * d.p).toFixed(d.p >= 0.1 ? 1 : 2)}%`);
   row.select(".class-change").text((d) => (edited ? change(d) : ""))

@@ -4,7 +4,7 @@
 // logit lens, the opacity of the class's colour (the class probability); and, for a what-if run,
 // the removed patches, which are hatched.
 import { CLASS_COLOURS, VIRIDIS, classLegend, legend as viridisLegend } from "./colours.js";
-import { cellAt } from "./pointer.js";
+import { cellAt, cellKeys, cursorOf } from "./pointer.js";
 import { hatchRemoved } from "./whatif.js";
 
 const d3 = window.d3;
@@ -49,7 +49,7 @@ function patchCanvas(rows, cols) {
   return patchCanvases.get(key);
 }
 
-function paintOverlay(canvas, image, map, grid, opacity, selected) {
+function paintOverlay(canvas, image, map, grid, opacity, selected, cursor = -1) {
   const [rows, cols] = grid;
   const { canvas: cells, context: cellContext, pixels } = patchCanvas(rows, cols);
   for (let i = 0; i < rows * cols; i++) paintPatch(pixels.data, map, i);
@@ -62,13 +62,17 @@ function paintOverlay(canvas, image, map, grid, opacity, selected) {
   context.drawImage(cells, 0, 0, canvas.width, canvas.height);
   context.globalAlpha = 1;
   if (map.removed) hatchRemoved(canvas, grid, map.removed);  // a what-if run's removed patches
-  if (selected >= 0) {
-    const w = canvas.width / cols;
-    const h = canvas.height / rows;
-    context.strokeStyle = "#ff3b30";
+  const w = canvas.width / cols;
+  const h = canvas.height / rows;
+  const frame = (patch, colour, dash) => {
+    context.strokeStyle = colour;
     context.lineWidth = Math.max(2, w / 8);
-    context.strokeRect((selected % cols) * w + 1, Math.floor(selected / cols) * h + 1, w - 2, h - 2);
-  }
+    context.setLineDash(dash);
+    context.strokeRect((patch % cols) * w + 1, Math.floor(patch / cols) * h + 1, w - 2, h - 2);
+    context.setLineDash([]);
+  };
+  if (selected >= 0) frame(selected, "#ff3b30", []);
+  if (cursor >= 0 && cursor !== selected) frame(cursor, "#ffffff", [w / 5, w / 8]);  // the keyboard's cursor
 }
 
 // An ImageBitmap-like source of the model's own input (RGBA bytes), drawn under every map.
@@ -81,7 +85,7 @@ export function imageSource(rgba, width, height) {
 // The main map. `onHover(patch)` and `onPick(patch)` report a patch index (or -1) to Python.
 export function drawMain(canvas, image, map, grid, opacity, selected, onHover, onPick) {
   grid = Array.from(grid);
-  paintOverlay(canvas, image, map, grid, opacity, selected);
+  paintOverlay(canvas, image, map, grid, opacity, selected, cursorOf(canvas));
   const [rows, cols] = grid;
   const patchAt = (event) => cellAt(canvas, event, rows, cols);
   // The patch under the finger when it touched: the readout it updates may move the canvas before the click.
@@ -90,9 +94,14 @@ export function drawMain(canvas, image, map, grid, opacity, selected, onHover, o
   canvas.onpointerdown = (event) => { touched = patchAt(event); onHover(touched); };
   canvas.onpointerleave = (event) => { if (event.pointerType === "mouse") onHover(-1); };
   canvas.onclick = (event) => { const p = touched >= 0 ? touched : patchAt(event); touched = -1; if (p >= 0) onPick(p); };
+  cellKeys(canvas, rows, cols, selected, (patch) => {
+    paintOverlay(canvas, image, map, grid, opacity, selected, patch);
+    onHover(patch);
+  }, onPick);
 }
 
-// One small map per block; clicking one chooses that block.
+// One small map per block; clicking one (or Enter or Space on it) chooses that block. Without
+// `onPick` (null), the maps are pictures only.
 export function drawMultiples(container, image, maps, grid, opacity, current, onPick) {
   grid = Array.from(grid);
   const root = d3.select(container);
@@ -102,7 +111,16 @@ export function drawMultiples(container, image, maps, grid, opacity, current, on
     f.append("figcaption");
     return f;
   });
-  figures.attr("data-block", (m) => m.block).on("click", (event, m) => onPick(m.block));
+  figures.attr("data-block", (m) => m.block);
+  if (onPick) {
+    figures.attr("tabindex", 0).attr("role", "button").attr("aria-label", (m) => `${m.label}: choose`)
+      .on("click", (event, m) => onPick(m.block))
+      .on("keydown", (event, m) => {
+        if (event.key !== "Enter" && event.key !== " ") return;
+        event.preventDefault();
+        onPick(m.block);
+      });
+  }
   figures.select("figcaption").text((m) => m.label);
   figures.select("canvas").each(function (m) { paintOverlay(this, image, m, grid, opacity, -1); });
   markMultiple(container, current);

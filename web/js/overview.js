@@ -1,6 +1,8 @@
 // Model Overview (EL-VIT V-A): lays out and draws one level of the diagram that web/py/overview.py
 // describes. Focus + context: a node with children drills down, a leaf opens its tensor in Model
 // detail, the empty background or Escape goes one level up. Text is always set with .text().
+import { motion } from "./dom.js";
+
 const d3 = window.d3;
 const NODE_W = 150;
 const NODE_H = 60;
@@ -90,9 +92,9 @@ export function renderOverview(container, level, trail, options) {
   svg.attr("viewBox", `0 0 ${width} ${height}`).attr("width", width).attr("height", height)
     .style("min-width", `${Math.round(MIN_SCALE * width)}px`);
 
-  svg.selectAll("g.level").interrupt().transition().duration(180).style("opacity", 0).remove();
+  svg.selectAll("g.level").interrupt().transition().duration(motion(180)).style("opacity", 0).remove();
   const g = svg.append("g").attr("class", "level").attr("data-level", level.id).style("opacity", 0);
-  g.transition().duration(350).style("opacity", 1);
+  g.transition().duration(motion(350)).style("opacity", 1);
 
   g.selectAll("path.skip").data(Array.from(level.skips)).join("path").attr("class", "skip")
     .attr("d", (s) => skipPath(byId.get(s.source), byId.get(s.target)))

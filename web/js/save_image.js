@@ -3,15 +3,14 @@
 // picture is the view as laid out on screen (paint_dom.js), with a caption band under it naming the
 // model, the image and its licence, and the page's URL, which restores the same state. The file
 // name carries the state too (model, image, view, block, head, token where they apply).
-import { el } from "./dom.js";
+import { el, themeColour } from "./dom.js";
 import { CanvasSurface, SvgSurface, paintElement } from "./paint_dom.js";
 import { currentFragment } from "./url.js";
 
 const SCALE = 2;  // device pixels per CSS pixel in a PNG
 const GAP = 8;  // between the parts of a figure, CSS px
-const MARGIN = 8;  // white around them, so nothing touches the picture's edge
-const CAPTION = { line: 16, pad: 8, rule: "#dde1ea",
-                  font: { fontStyle: "normal", fontWeight: "400", fontSize: "12px", fontFamily: "sans-serif", color: "#3a4252" } };
+const MARGIN = 8;  // the card's colour around them, so nothing touches the picture's edge
+const CAPTION = { line: 16, pad: 8, font: { fontStyle: "normal", fontWeight: "400", fontSize: "12px", fontFamily: "sans-serif" } };
 
 const $ = (selector) => document.querySelector(selector);
 const fragment = () => new URLSearchParams(currentFragment().slice(1));
@@ -71,15 +70,15 @@ async function compose(parts, lines, makeSurface) {
   const wrapped = wrap(lines, width - 2 * CAPTION.pad);
   const band = 2 * CAPTION.pad + wrapped.length * CAPTION.line;
   const surface = makeSurface(width, height + band);
-  surface.box(0, 0, width, height + band, { fill: "#ffffff", radius: 0, opacity: 1 });
+  surface.box(0, 0, width, height + band, { fill: themeColour("card"), radius: 0, opacity: 1 });  // the picture is in the page's theme
   let y = MARGIN;
   for (const [i, part] of parts.entries()) {
     await paintElement(surface, part, MARGIN, y);
     y += heights[i] + GAP;
   }
-  surface.box(0, height + CAPTION.pad / 2, width, 1, { fill: CAPTION.rule, radius: 0, opacity: 1 });
-  wrapped.forEach((line, i) => surface.text(line, CAPTION.pad, height + CAPTION.pad + (i + 1) * CAPTION.line - 4,
-                                            CAPTION.font, 1));
+  surface.box(0, height + CAPTION.pad / 2, width, 1, { fill: themeColour("line"), radius: 0, opacity: 1 });
+  const font = { ...CAPTION.font, color: themeColour("muted") };
+  wrapped.forEach((line, i) => surface.text(line, CAPTION.pad, height + CAPTION.pad + (i + 1) * CAPTION.line - 4, font, 1));
   return { blob: await surface.blob(), width, height, band };
 }
 

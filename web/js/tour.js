@@ -2,7 +2,7 @@
 // strip, bars, chips, action buttons). Maps over the image are drawn by interpret.js, as in the
 // Interpretation view; Python (web/py/tour_view.py) decides what each step shows and words it.
 import { CLASS_COLOURS, VIRIDIS } from "./colours.js";
-import { el } from "./dom.js";
+import { el, themeColour } from "./dom.js";
 
 const d3 = window.d3;
 
@@ -35,7 +35,7 @@ export function drawImage(canvas, source) {
   const scale = Math.min(canvas.width / source.width, canvas.height / source.height);
   const w = source.width * scale;
   const h = source.height * scale;
-  context.fillStyle = "#eef0f6";
+  context.fillStyle = themeColour("well");
   context.fillRect(0, 0, canvas.width, canvas.height);
   context.imageSmoothingQuality = "high";
   context.drawImage(source, (canvas.width - w) / 2, (canvas.height - h) / 2, w, h);

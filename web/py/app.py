@@ -9,6 +9,7 @@ import json
 
 import js
 
+import describe
 from detail_view import DetailView
 from graph_view import GraphView
 from interpret_view import InterpretationView
@@ -145,6 +146,9 @@ class App:
             f"{m.architecture} · {m.image_size[0]}×{m.image_size[1]} input · "
             f"{m.grid[0]}×{m.grid[1]} patches of {m.patch_size} px · {m.tokens} tokens × "
             f"{m.hidden_size} · {m.num_layers} blocks × {m.num_heads} heads · {len(m.labels)} classes")
+        element("prediction-classes").textContent = (  # honest about what it can answer
+            f"This model knows {len(m.labels)} classes: {describe.listing(list(m.labels))}. Whatever the image shows, "
+            "it answers with one of them.")
 
     def render_gallery(self, runtime):
         gallery = element("gallery")
@@ -162,8 +166,10 @@ class App:
 
     def show_view(self, name):
         self.draw(self.views[name])
-        for tab in document.querySelectorAll("[data-view-tab]"):
-            tab.setAttribute("aria-selected", "true" if tab.dataset.viewTab == name else "false")
+        for tab in document.querySelectorAll("[data-view-tab]"):  # the tabs pattern: the selected one is in the Tab order
+            selected = tab.dataset.viewTab == name
+            tab.setAttribute("aria-selected", "true" if selected else "false")
+            tab.tabIndex = 0 if selected else -1
         for panel in document.querySelectorAll("[data-view]"):
             panel.hidden = panel.dataset.view != name
 
@@ -262,6 +268,9 @@ class App:
         page = self.page
         page.probabilities = probabilities
         self.render_prediction(elapsed)
+        top = max(range(len(probabilities)), key=probabilities.__getitem__)
+        page.announce(f"{'After the edit' if page.runtime.edit else 'Prediction'}: {page.manifest.labels[top]}, "
+                      f"{probabilities[top]:.0%}.")
         for view in self.views.values():
             if view.shown or view.drawn_hidden:
                 self.draw(view)

@@ -7,6 +7,7 @@ draws them.
 import js
 from pyodide.ffi import to_js
 
+import describe
 import detail
 from manifest import Tensor
 from modals import Modals
@@ -113,6 +114,8 @@ class DetailView(View):
         element("detail-meaning").textContent = f"{tensor}: {spec.meaning}. Shape {shape}."
         element("detail-token").max = str(manifest.tokens - 1)
         element("detail-token").value = str(self.page.state.token)
+        element("detail-canvas").setAttribute("aria-label", describe.small_maps(f"{tensor}, shape {shape}", first,
+                                                                                ranges, lay["maps"]))
         element("detail-canvas").dataset.tensor = tensor
         element("detail-canvas").dataset.first = str(first)
         self.tensor, self.shown_maps = tensor, (flat, lay, first)
@@ -219,7 +222,7 @@ class DetailView(View):
         m = first + map_index
         value = flat[detail.value_index(lay, m, cell)]
         where = detail.cell_label(lay, cell, self.manifest.special_tokens)
-        readout.textContent = f"{detail.map_label(lay, m)} · {where} · value {value:.6g}"
+        self.page.read_out(readout, f"{detail.map_label(lay, m)} · {where} · value {value:.6g}", "detail-canvas")
         readout.dataset.map, readout.dataset.cell, readout.dataset.value = str(m), str(cell), repr(value)
 
     async def on_detail_block(self, event, target):

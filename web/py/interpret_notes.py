@@ -2,6 +2,15 @@
 
 Standard library only; kept apart from the view so that the wording reads as one text.
 """
+NAMES = {  # a map's name in its text alternative
+    "similarity": "Cosine similarity to the token",
+    "attention": "Attention of the token",
+    "rollout": "Attention rollout of the token",
+    "relevance": "Class relevance",
+    "lens": "Logit lens, each patch's class",
+    "norms": "Token norms",
+}
+
 MEANINGS = {
     "similarity": ("Cosine similarity between the chosen token and every patch token at this block (the paper's "
                    "Interpretation View): where the model's representation of the token resembles the patches'."),

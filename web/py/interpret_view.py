@@ -10,8 +10,9 @@ import json
 import js
 from pyodide.ffi import to_js
 
+import describe
 import interpret
-from interpret_notes import ABOUT, MEANINGS
+from interpret_notes import ABOUT, MEANINGS, NAMES
 from page import element, make
 import tensors
 import tensor_names as names
@@ -188,6 +189,7 @@ class InterpretationView(View):
         else:
             now = f"{'embeddings output' if block == 0 else f'block {block}'}, {page.token_label(token)}."
         element("interp-meaning").textContent = f"{MEANINGS[kind]} Now: {now}{scale}"
+        element("interp-canvas").setAttribute("aria-label", self.alternative(kind, main, now, removed))
         write(element("interp-about-text"), "textContent", ABOUT[kind])
         write(element("interp-multiples-title"), "textContent",
               "Where relevance forms: each block's gradient-weighted attention, CLS's row" if relevance
@@ -206,6 +208,13 @@ class InterpretationView(View):
         canvas.dataset.kind, canvas.dataset.token = kind, str(token)
         canvas.dataset.block = "all" if relevance else str(block)
         canvas.dataset.target = words
+
+    def alternative(self, kind, shown, now, removed):
+        """The main map in words (describe.py): its canvas's text alternative."""
+        m, title = self.manifest, f"{NAMES[kind]}, {now.rstrip('.')}"
+        if kind == "lens":
+            return describe.class_map(title, shown["classes"], shown["values"], m.labels, m.grid[1], removed)
+        return describe.grid_map(title, shown["values"], m.grid[0], m.grid[1], removed)
 
     def show_controls(self, kind, head, block, first):
         """The controls say what the store holds (a link or another view may have changed it)."""
@@ -281,7 +290,7 @@ class InterpretationView(View):
             text = f"relevance {value:.6g}, {share:.1%} of all the patches' relevance"
         else:
             text = f"value {value:.6g}"
-        readout.textContent = f"token {token}: patch at row {row}, column {col} · {text}"
+        self.page.read_out(readout, f"token {token}: patch at row {row}, column {col} · {text}", "interp-canvas")
         readout.dataset.patch, readout.dataset.value = str(patch), repr(value)
 
     def on_pick_patch(self, patch):

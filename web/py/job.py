@@ -69,7 +69,8 @@ class Job:
         if result is not None:
             self.result = (self.measured_for, result)
         self.draw()
-        element(f"{self.prefix}-status").textContent = self.finished(result)
+        element(f"{self.prefix}-status").textContent = status = self.finished(result)
+        self.page.announce(status or f"Measured: the {self.what}.")
 
     def on_cancel(self, event, target):
         self.cancelled = True

@@ -7,7 +7,7 @@ import asyncio
 import json
 
 import js
-from pyodide.ffi import create_proxy, to_js
+from pyodide.ffi import create_once_callable, create_proxy, to_js
 
 import detail
 import operations
@@ -120,6 +120,20 @@ class Page:
         box.textContent = " ".join(messages)
         box.hidden = not messages
         box.className = "message error" if error else "message"
+
+    def announce(self, text):
+        """Say `text` to a screen reader once (#announcer, a live region): for deliberate changes only (a
+        new prediction, a finished measurement), never for what follows the pointer."""
+        box = element("announcer")
+        box.textContent = ""  # the same text twice is announced twice
+        js.setTimeout(create_once_callable(lambda: setattr(box, "textContent", text)), 50)
+
+    def read_out(self, readout, text, map_id):
+        """A map's readout says `text`; a screen reader says it too when the keyboard moved it (the map
+        has focus), never when the pointer did."""
+        readout.textContent = text
+        if js.document.activeElement == element(map_id):
+            self.announce(text)
 
     def update(self, **changes):
         """Change the state and write it to the URL."""

@@ -68,7 +68,7 @@ class TourView(DecisionSteps, View):
     def on_key(self, event, target):
         if not self.shown or event.altKey or event.ctrlKey or event.metaKey:
             return
-        if event.target.closest("input, select, textarea, dialog") or document.querySelector("dialog[open]"):
+        if event.target.closest("input, select, textarea, dialog, [role=tab]") or document.querySelector("dialog[open]"):
             return
         step = self.page.state.step
         moves = {"ArrowRight": step + 1, "ArrowLeft": step - 1, "Home": 1, "End": len(tour.STEPS)}
@@ -250,8 +250,7 @@ class TourView(DecisionSteps, View):
                 one.block, one.label = block, f"block {block}"
                 maps.append(one)
             host = JS.tour.box(visual, "div", "interp-multiples tour-multiples")
-            JS.interpret.drawMultiples(host, self.page.input_image(), to_js(maps), to_js(m.grid), MAP_OPACITY, -1,
-                                       self.ignore)
+            JS.interpret.drawMultiples(host, self.page.input_image(), to_js(maps), to_js(m.grid), MAP_OPACITY, -1, None)
         return step, draw
 
     async def step_try(self, patch):

@@ -135,7 +135,8 @@ class WhatIfView(View):
         row, col = divmod(int(patch), m.grid[1])
         status = ("removed" if patch in edit.removed else "replaced" if patch in edit.replaced else
                   "selected" if patch in self.selected else "kept")
-        readout.textContent = f"patch {patch} (row {row}, column {col}), token {patch + len(m.special_tokens)}: {status}"
+        self.page.read_out(readout, f"patch {patch} (row {row}, column {col}), token {patch + len(m.special_tokens)}: "
+                                    f"{status}", "whatif-canvas")
         readout.dataset.patch = str(patch)
 
     async def on_remove(self, event, target):

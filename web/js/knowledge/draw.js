@@ -17,7 +17,7 @@ export function drawGraph(svg, layout, { prefix, width, height, onOpen }) {
     .attr("class", (e) => `kg-edge kg-edge-${e.kind}`)
     .attr("data-source", (e) => e.source.id)
     .attr("data-target", (e) => e.target.id)
-    .attr("stroke", (e) => EDGE_KINDS[e.kind].color)
+    .style("stroke", (e) => EDGE_KINDS[e.kind].color)
     .attr("stroke-width", (e) => (e.many ? 2.6 : 1.3))
     .attr("stroke-dasharray", (e) => EDGE_KINDS[e.kind].dash)
     .attr("marker-end", (e) => (EDGE_KINDS[e.kind].arrow ? `url(#${prefix}-${e.kind})` : null));
@@ -35,7 +35,7 @@ export function drawGraph(svg, layout, { prefix, width, height, onOpen }) {
     .attr("class", "kg-shape")
     .attr("data-id", (n) => n.id)
     .attr("d", (n) => shapePath(NODE_KINDS[n.kind].shape, n.r))
-    .attr("fill", (n) => NODE_KINDS[n.kind].color);
+    .style("fill", (n) => NODE_KINDS[n.kind].color);
 
   const labelSel = view.append("g").attr("class", "kg-labels").selectAll("text")
     .data(layout.labels).join("text")
@@ -140,8 +140,8 @@ function defineMarkers(defs, prefix) {
       .attr("orient", "auto")
       .append("path")
       .attr("d", "M0,-4.5L10,0L0,4.5Z")
-      .attr("fill", style.arrow === "filled" ? style.color : "white")
-      .attr("stroke", style.color)
+      .style("fill", style.arrow === "filled" ? style.color : "var(--kg-paper)")
+      .style("stroke", style.color)
       .attr("stroke-width", 1.2);
   }
 }
@@ -160,18 +160,18 @@ export function legend() {
   for (const kind of Object.values(NODE_KINDS)) {
     const item = el("li");
     const icon = svgEl("svg", { width: 16, height: 16, viewBox: "-8 -8 16 16", "aria-hidden": "true" });
-    icon.append(svgEl("path", { d: shapePath(kind.shape, 7), fill: kind.color }));
+    icon.append(svgEl("path", { d: shapePath(kind.shape, 7), style: `fill: ${kind.color}` }));
     item.append(icon, document.createTextNode(kind.name));
     list.append(item);
   }
   for (const kind of Object.values(EDGE_KINDS)) {
     const item = el("li");
     const icon = svgEl("svg", { width: 30, height: 12, viewBox: "0 0 30 12", "aria-hidden": "true" });
-    icon.append(svgEl("line", { x1: 1, y1: 6, x2: kind.arrow ? 21 : 29, y2: 6, stroke: kind.color,
+    icon.append(svgEl("line", { x1: 1, y1: 6, x2: kind.arrow ? 21 : 29, y2: 6, style: `stroke: ${kind.color}`,
                                 "stroke-width": 1.5, "stroke-dasharray": kind.dash ?? "none" }));
     if (kind.arrow) {
-      icon.append(svgEl("path", { d: "M20,1.5L29,6L20,10.5Z", stroke: kind.color,
-                                  fill: kind.arrow === "filled" ? kind.color : "white" }));
+      icon.append(svgEl("path", { d: "M20,1.5L29,6L20,10.5Z",
+                                  style: `stroke: ${kind.color}; fill: ${kind.arrow === "filled" ? kind.color : "var(--kg-paper)"}` }));
     }
     item.append(icon, document.createTextNode(kind.name));
     list.append(item);

@@ -35,11 +35,10 @@ export function paragraph(parent, className, text) {
   return parent.appendChild(el("p", className, text));
 }
 
-// The line that reads out values, announced to screen readers as it changes.
+// The line that reads out values. Not a live region: it changes with every pointer move and every
+// frame of Play; a screen reader reads it where it is.
 export function addReadout(parent) {
-  const p = paragraph(parent, "readout");
-  p.setAttribute("aria-live", "polite");
-  return p;
+  return paragraph(parent, "readout");
 }
 
 export function row(parent) {

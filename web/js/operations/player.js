@@ -1,6 +1,7 @@
 // The player every operation view shares: play, pause, step back and forward, the arrow keys and,
-// optionally, a field to type the step to go to. A view only says how to draw step i.
-import { el } from "../dom.js";
+// optionally, a field to type the step to go to. A view only says how to draw step i. With reduced
+// motion asked for, nothing plays: the view opens at its end state, and "End" goes there again.
+import { el, motion } from "../dom.js";
 
 // Steps 0..count-1 in `dialog`, drawn by `show(i)`; with `jump`, a number field labelled so lets
 // the user type the step (a patch, a token, a feature). Returns { play, go, stop }.
@@ -12,8 +13,9 @@ export function player(dialog, count, show, jump) {
     b.setAttribute("aria-label", label);
     return b;
   };
+  const still = motion(1) === 0;
   const back = button("Step back", "◀");
-  const play = button("Play", "▶ Play");
+  const play = still ? button("Show the end", "▶| End") : button("Play", "▶ Play");
   const next = button("Step forward", "▶|");
   const position = bar.appendChild(el("span", "operation-position"));
   let step = 0;
@@ -27,6 +29,7 @@ export function player(dialog, count, show, jump) {
     show(step);
   };
   const stop = () => {
+    if (!timer) return;
     clearInterval(timer);
     timer = null;
     play.textContent = "▶ Play";
@@ -43,6 +46,7 @@ export function player(dialog, count, show, jump) {
     go(i);
   });
   play.addEventListener("click", () => {
+    if (still) return go(count - 1);
     if (timer) return stop();
     play.textContent = "❚❚ Pause";
     play.setAttribute("aria-label", "Pause");
@@ -57,7 +61,7 @@ export function player(dialog, count, show, jump) {
   });
   dialog.addEventListener("close", () => { stop(); dialog.remove(); });
   dialog.stopAnimation = stop;
-  go(0);
+  go(still ? count - 1 : 0);
   return { play, go, stop };
 }
 

@@ -1,0 +1,106 @@
+"""WCAG 2.0 and 2.1, levels A and AA, as axe-core checks them (issue #43): every view, every tour step
+and every operation view, on a desktop (1366x900) and a phone (390x844), in the light and the dark
+theme. axe-core is a test-only npm package (node_modules/axe-core), injected into the page here; the
+page never ships it. No rule is turned off: what axe cannot judge (the pixels of a canvas map) is
+covered by the text alternatives' tests."""
+from __future__ import annotations
+
+import pytest
+
+from export.default_model import NAME
+
+from .conftest import ROOT, WEB, Watched
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+SCREENS = {"desktop": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
+THEMES = ("light", "dark")
+STEPS = 11  # web/py/state.py's TOUR_STEPS (tests/test_tour.py holds the page to its own list)
+
+# What shows that a view is drawn (and so what axe must see).
+DRAWN = {
+    "overview": "svg.overview g.node",
+    "graph": ".kg-svg .kg-node",
+    "detail": "#detail-canvas[data-tensor]",
+    "interpretation": "#interp-canvas[data-kind]",
+    "whatif": "#atlas-grid .atlas-cell",
+}
+OPERATIONS = ("open-patch", "open-positions", "open-layernorm", "open-attention", "open-gelu")
+
+AUDIT = """
+async (tags) => {
+  const result = await axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']});
+  return result.violations.map((v) => `${v.id} (${v.impact}): ${v.help}\\n    ` +
+    v.nodes.slice(0, 6).map((n) => `${n.target.join(' ')}: ${n.failureSummary.replace(/\\s+/g, ' ')}`).join('\\n    '));
+}
+"""
+
+
+@pytest.fixture(params=[(screen, theme) for screen in SCREENS for theme in THEMES], ids=lambda p: f"{p[0]}-{p[1]}")
+def audited(browser, site, request):
+    """A page at one screen size in one theme (the system's, as prefers-color-scheme says), which
+    accepts axe-core's script despite the page's Content-Security-Policy."""
+    screen, theme = request.param
+    context = browser.new_context(viewport=SCREENS[screen], color_scheme=theme, bypass_csp=True,
+                                  is_mobile=screen == "phone", has_touch=screen == "phone")
+    watched = Watched(context.new_page(), site.rstrip("/"))
+    yield watched, theme
+    context.close()
+
+
+def audit(page, where):
+    if not page.evaluate("typeof axe === 'object'"):
+        page.add_script_tag(path=str(AXE))
+    violations = page.evaluate(AUDIT, TAGS)
+    assert violations == [], f"{where}:\n  " + "\n  ".join(violations)
+
+
+def test_every_view_tour_step_and_operation_view_has_no_violation(audited, site):
+    watched, theme = audited
+    page = watched.page
+    watched.open(site, f"#model={NAME}&image=chelsea&view=overview")
+    assert page.evaluate("document.documentElement.dataset.theme") == theme
+    page.wait_for_selector(DRAWN["overview"])
+    audit(page, "the page before anything is chosen, Model overview")
+    for view, drawn in DRAWN.items():
+        page.click(f"[data-view-tab={view}]")
+        page.wait_for_selector(drawn, timeout=60_000)
+        audit(page, f"view {view}")
+    page.click("[data-view-tab=detail]")
+    for button in OPERATIONS:
+        page.click(f"#{button}")
+        page.locator("dialog#operation-dialog").wait_for()
+        page.wait_for_function("document.getElementById('operation-title')?.textContent")
+        audit(page, f"operation view {button}")
+        page.keyboard.press("Escape")
+        page.wait_for_selector("dialog#operation-dialog", state="detached")
+    page.click("[data-view-tab=tour]")
+    for step in range(1, STEPS + 1):
+        page.click(f"#tour-dots [data-step='{step}']")
+        page.wait_for_function("(s) => document.getElementById('tour-step').dataset.step && location.hash.includes(`tour=${s}`)",
+                               arg=step)
+        audit(page, f"tour step {step}")
+    watched.assert_clean()
+
+
+def test_the_theme_switch_is_kept_and_overrides_the_system(watched, site):
+    page = watched.page
+    watched.open(site, f"#model={NAME}&image=chelsea")
+    assert page.evaluate("document.documentElement.dataset.theme") == "light"  # the system's: light here
+    page.select_option("#theme-picker", "dark")
+    assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+    page.reload()
+    watched.wait_ready()
+    assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+    assert page.input_value("#theme-picker") == "dark"
+    page.select_option("#theme-picker", "system")
+    page.emulate_media(color_scheme="dark")
+    assert page.evaluate("document.documentElement.dataset.theme") == "dark"  # it follows the system again
+    page.emulate_media(color_scheme="light")
+    assert page.evaluate("document.documentElement.dataset.theme") == "light"
+    watched.assert_clean()
+
+
+def test_axe_core_is_for_the_tests_only():
+    assert AXE.is_file(), "npm ci installs axe-core (package.json's devDependencies)"
+    assert not any(WEB.rglob("axe*.js")), "axe-core must not be shipped in the page"
