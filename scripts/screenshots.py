@@ -65,9 +65,15 @@ for device, size in (("phone", PHONE), ("tablet", TABLET)):
 for button in ("open-patch", "open-positions", "open-layernorm", "open-attention", "open-gelu"):
     SHOTS[f"devices/phone-{button[5:]}"] = (DETAIL, (f"#{button}", "key:ArrowRight*3"), PHONE)
 
+# The dark theme (docs/dark/), chosen with the page's own switch, at a laptop's and a phone's size.
+for view, drawn in VIEW_DRAWN.items():
+    for suffix, size in (("", DESKTOP), ("-phone", PHONE)):
+        SHOTS[f"dark/{view}{suffix}"] = (f"#image=chelsea&view={view}", ("#theme-picker=dark",
+                                                                          f"wait:!!document.querySelector('{drawn}')"), size)
+
 
 def run(names: list[str]) -> None:
-    groups = ("tour", "devices")  # a folder's name takes all its shots
+    groups = ("tour", "devices", "dark")  # a folder's name takes all its shots
     chosen = [n for n in SHOTS if n in names or n.split("/")[0] in names] if names else list(SHOTS)
     unknown = [name for name in names if name not in SHOTS and name not in groups]
     if unknown:

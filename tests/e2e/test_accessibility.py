@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from export.default_model import NAME
+from export.shared import page_module
 
 from .conftest import ROOT, WEB, Watched
 
@@ -15,7 +16,8 @@ AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 SCREENS = {"desktop": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
 THEMES = ("light", "dark")
-STEPS = 11  # web/py/state.py's TOUR_STEPS (tests/test_tour.py holds the page to its own list)
+KEYS = [key for key, _ in page_module("tour").STEPS]
+STEPS = len(KEYS)
 
 # What shows that a view is drawn (and so what axe must see).
 DRAWN = {
@@ -77,8 +79,8 @@ def test_every_view_tour_step_and_operation_view_has_no_violation(audited, site)
     page.click("[data-view-tab=tour]")
     for step in range(1, STEPS + 1):
         page.click(f"#tour-dots [data-step='{step}']")
-        page.wait_for_function("(s) => document.getElementById('tour-step').dataset.step && location.hash.includes(`tour=${s}`)",
-                               arg=step)
+        page.wait_for_function("([key, s]) => document.getElementById('tour-step').dataset.step === key"
+                               " && location.hash.includes(`tour=${s}`)", arg=[KEYS[step - 1], step])
         audit(page, f"tour step {step}")
     watched.assert_clean()
 
@@ -94,13 +96,38 @@ def test_the_theme_switch_is_kept_and_overrides_the_system(watched, site):
     assert page.evaluate("document.documentElement.dataset.theme") == "dark"
     assert page.input_value("#theme-picker") == "dark"
     page.select_option("#theme-picker", "system")
-    page.emulate_media(color_scheme="dark")
-    assert page.evaluate("document.documentElement.dataset.theme") == "dark"  # it follows the system again
+    page.emulate_media(color_scheme="dark")  # it follows the system again, as the system changes
+    page.wait_for_function("document.documentElement.dataset.theme === 'dark'")
     page.emulate_media(color_scheme="light")
-    assert page.evaluate("document.documentElement.dataset.theme") == "light"
+    page.wait_for_function("document.documentElement.dataset.theme === 'light'")
     watched.assert_clean()
 
 
 def test_axe_core_is_for_the_tests_only():
     assert AXE.is_file(), "npm ci installs axe-core (package.json's devDependencies)"
     assert not any(WEB.rglob("axe*.js")), "axe-core must not be shipped in the page"
+
+
+SNAPSHOTS = ROOT / "tests" / "e2e" / "snapshots"
+
+
+def test_each_tour_step_has_the_accessibility_tree_held_here(watched, site):
+    """What a screen reader finds in each tour step (Playwright's ARIA snapshot of the tour), for the
+    default model on chelsea: held in tests/e2e/snapshots/. A change to a step's structure or words
+    shows here; VITLENS_UPDATE_SNAPSHOTS=1 writes them anew, to be read before they are committed."""
+    import os
+    page = watched.page
+    watched.open(site, f"#model={NAME}&image=chelsea&view=tour&tour=1")
+    update = os.environ.get("VITLENS_UPDATE_SNAPSHOTS") == "1"
+    SNAPSHOTS.mkdir(exist_ok=True)
+    for step in range(1, STEPS + 1):
+        page.click(f"#tour-dots [data-step='{step}']")
+        page.wait_for_function("([key, s]) => document.getElementById('tour-step').dataset.step === key"
+                               " && location.hash.includes(`tour=${s}`)", arg=[KEYS[step - 1], step])
+        tree = page.locator("#view-tour").aria_snapshot() + "\n"
+        held = SNAPSHOTS / f"tour-{step:02d}.yml"
+        if update:
+            held.write_text(tree)
+        assert held.is_file(), f"no snapshot for step {step}: run with VITLENS_UPDATE_SNAPSHOTS=1"
+        assert tree == held.read_text(), f"step {step}'s accessibility tree changed"
+    watched.assert_clean()

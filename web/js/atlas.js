@@ -1,7 +1,7 @@
 // The head atlas: blocks x heads, each cell one head's measure on the image on screen, coloured on
 // viridis between the grid's own minimum and maximum, its value written in it. Python
 // (web/py/atlas_view.py) hands over the cells; a click or Enter on one calls `onOpen(block, head)`.
-import { VIRIDIS } from "./colours.js";
+import { VIRIDIS, inkOn } from "./colours.js";
 
 const d3 = window.d3;
 
@@ -25,7 +25,7 @@ export function drawAtlas(container, blocks, heads, cells, words, onOpen) {
     .attr("aria-label", (c) => `block ${c.block} head ${c.head}: ${c.text}; open in Model detail`)
     .attr("title", (c) => `block ${c.block}, head ${c.head}: ${c.text}`)
     .style("background", (c) => VIRIDIS[level(c.value)].formatHex())
-    .style("color", (c) => (level(c.value) > 150 ? "#111" : "#fff"))
+    .style("color", (c) => inkOn(VIRIDIS[level(c.value)]))
     .text((c) => c.text)
     .on("click", (event, c) => onOpen(c.block, c.head));
   const legend = root.selectAll("p.atlas-legend").data(cells.length ? [words] : []).join("p").attr("class", "atlas-legend caption");

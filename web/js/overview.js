@@ -152,8 +152,7 @@ export function renderOverview(container, level, trail, options) {
     .attr("class", (n) => `node ${n.children ? "has-children" : "leaf"} kind-${n.id.split(".")[0]}`)
     .attr("data-node", (n) => n.id)
     .attr("transform", (n) => `translate(${n.x},${n.y})`)
-    .attr("tabindex", 0).attr("role", "button").attr("aria-describedby", "overview-tip")
-    .attr("aria-label", (n) => `${n.label}, ${n.sub}`)
+    .attr("tabindex", 0).attr("role", "button").attr("aria-describedby", "overview-tip")  // named by its text
     .on("pointerdown", (event, n) => { firstTap = event.pointerType === "touch" && tipFor !== n.id; })
     .on("click", (event, n) => {
       event.stopPropagation();
@@ -169,7 +168,8 @@ export function renderOverview(container, level, trail, options) {
   node.append("rect").attr("width", NODE_W).attr("height", NODE_H).attr("rx", 9);
   node.append("text").attr("class", "node-label").attr("x", NODE_W / 2).attr("y", 24).text((n) => n.label);
   node.append("text").attr("class", "node-sub").attr("x", NODE_W / 2).attr("y", 43).text((n) => n.sub);
-  node.filter((n) => n.children).append("text").attr("class", "node-more").attr("x", NODE_W - 12).attr("y", 15).text("+");
+  node.filter((n) => n.children).append("text").attr("class", "node-more").attr("x", NODE_W - 12).attr("y", 15)
+    .attr("aria-hidden", "true").text("+");  // said by the tip: "look inside"
 
   // The two ends of the diagram: the image in, the live prediction out.
   const imageNode = byId.get("image");

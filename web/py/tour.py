@@ -183,7 +183,8 @@ def decision(m, probabilities, lens):
     text = (f"After the last block a final LayerNorm and a linear head turn {reads} into {classes} scores; "
             "softmax makes them probabilities: " + ", ".join(f"{m.labels[c]} {p:.1%}" for c, p in top)
             + f". The logit lens sends CLS through the same LayerNorm and head after every block: "
-            f"{m.labels[final]} leads {since}.")
+            f"{m.labels[final]} leads {since}. It knows only these {classes} classes: it names one of them "
+            "whatever the photo shows.")
     return {"text": text, "numbers": {"top": [list(t) for t in top], "lens": per_state, "wins": wins, "first": first}}
 
 

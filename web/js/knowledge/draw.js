@@ -153,6 +153,13 @@ function edgeTitle(e) {
   return `${source} ${what} ${target}${attributes}${e.many ? " (a list of them)" : ""}`;
 }
 
+// An element with its colours set as styles (the theme's custom properties; the page's
+// Content-Security-Policy refuses a style attribute, not the CSSOM).
+function styled(element, styles) {
+  Object.assign(element.style, styles);
+  return element;
+}
+
 // The key to the node and edge kinds, above the graph.
 export function legend() {
   const list = el("ul", "kg-legend");
@@ -160,18 +167,18 @@ export function legend() {
   for (const kind of Object.values(NODE_KINDS)) {
     const item = el("li");
     const icon = svgEl("svg", { width: 16, height: 16, viewBox: "-8 -8 16 16", "aria-hidden": "true" });
-    icon.append(svgEl("path", { d: shapePath(kind.shape, 7), style: `fill: ${kind.color}` }));
+    icon.append(styled(svgEl("path", { d: shapePath(kind.shape, 7) }), { fill: kind.color }));
     item.append(icon, document.createTextNode(kind.name));
     list.append(item);
   }
   for (const kind of Object.values(EDGE_KINDS)) {
     const item = el("li");
     const icon = svgEl("svg", { width: 30, height: 12, viewBox: "0 0 30 12", "aria-hidden": "true" });
-    icon.append(svgEl("line", { x1: 1, y1: 6, x2: kind.arrow ? 21 : 29, y2: 6, style: `stroke: ${kind.color}`,
-                                "stroke-width": 1.5, "stroke-dasharray": kind.dash ?? "none" }));
+    icon.append(styled(svgEl("line", { x1: 1, y1: 6, x2: kind.arrow ? 21 : 29, y2: 6,
+                                       "stroke-width": 1.5, "stroke-dasharray": kind.dash ?? "none" }), { stroke: kind.color }));
     if (kind.arrow) {
-      icon.append(svgEl("path", { d: "M20,1.5L29,6L20,10.5Z",
-                                  style: `stroke: ${kind.color}; fill: ${kind.arrow === "filled" ? kind.color : "var(--kg-paper)"}` }));
+      icon.append(styled(svgEl("path", { d: "M20,1.5L29,6L20,10.5Z" }),
+                         { stroke: kind.color, fill: kind.arrow === "filled" ? kind.color : "var(--kg-paper)" }));
     }
     item.append(icon, document.createTextNode(kind.name));
     list.append(item);
