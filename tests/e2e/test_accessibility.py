@@ -131,3 +131,20 @@ def test_each_tour_step_has_the_accessibility_tree_held_here(watched, site):
         assert held.is_file(), f"no snapshot for step {step}: run with VITLENS_UPDATE_SNAPSHOTS=1"
         assert tree == held.read_text(), f"step {step}'s accessibility tree changed"
     watched.assert_clean()
+
+
+def test_a_prediction_is_announced_once_and_hover_readouts_are_not_live(watched, site):
+    page = watched.page
+    watched.open(site, f"#model={NAME}&image=chelsea&view=interpretation")
+    announced = "document.getElementById('announcer').textContent"
+    page.wait_for_function(f"{announced} === 'Prediction: cat, 100%.'")
+    assert page.get_attribute("#announcer", "role") == "status"
+    page.wait_for_selector("#interp-canvas[data-kind]")
+    page.hover("#interp-canvas", position={"x": 50, "y": 50})  # the pointer: read on screen, not said
+    assert page.get_attribute("#interp-readout", "data-patch") is not None
+    assert page.evaluate(announced) == "Prediction: cat, 100%."
+    live = page.eval_on_selector_all("[aria-live], [role=status], [role=alert]", "es => es.map(e => e.id)")
+    assert not {"detail-readout", "interp-readout", "whatif-readout", "detail-annotation"} & set(live), live
+    page.click("#gallery [data-sample='cifar10-ship']")
+    page.wait_for_function(f"{announced}.startsWith('Prediction: ') && {announced} !== 'Prediction: cat, 100%.'")
+    watched.assert_clean()

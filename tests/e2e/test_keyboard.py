@@ -73,6 +73,7 @@ def test_arrow_keys_move_over_the_map_and_enter_picks_the_patch(watched, site):
     page.wait_for_selector("#interp-canvas[data-kind]")
     label = page.get_attribute("#interp-canvas", "aria-label")
     assert label.startswith("Cosine similarity to the token, block") and "highest at row" in label
+    page.keyboard.press("Shift")  # a keyboard user: focus from now on is the keyboard's (:focus-visible)
     page.focus("#interp-canvas")
     assert page.get_attribute("#interp-readout", "data-patch") == "0"  # focus puts the cursor on the first patch
     for key in ("ArrowRight", "ArrowRight", "ArrowDown"):
@@ -99,6 +100,7 @@ def test_model_detail_reads_values_from_the_keyboard(watched, site):
     page = watched.page
     page.wait_for_selector("#detail-canvas[data-tensor]")
     assert page.get_attribute("#detail-canvas", "aria-label").startswith("layer.1.output, shape")
+    page.keyboard.press("Shift")
     page.focus("#detail-canvas")
     readout = page.locator("#detail-readout")
     assert (readout.get_attribute("data-map"), readout.get_attribute("data-cell")) == ("0", "0")

@@ -90,14 +90,16 @@ function keyboardReadout(canvas, count, layout, cols, show) {
   let map = 0, cell = 0;
   const moves = { ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [0, -cols], ArrowDown: [0, cols],
                   PageUp: [-1, 0], PageDown: [1, 0] };
-  canvas.onfocus = () => show(map, cell);
-  canvas.onblur = () => show(-1, -1);
+  let shown = false;  // by the keyboard: a click or a tap focuses the canvas too, and says where itself
+  canvas.onfocus = () => { if (canvas.matches(":focus-visible")) { shown = true; show(map, cell); } };
+  canvas.onblur = () => { if (shown) { shown = false; show(-1, -1); } };
   canvas.onkeydown = (event) => {
     if (!moves[event.key] || event.altKey || event.ctrlKey || event.metaKey) return;
     event.preventDefault();
     const [dm, dc] = moves[event.key];
     map = Math.min(count - 1, Math.max(0, map + dm));
     cell = Math.min(layout.cells - 1, Math.max(0, cell + dc));
+    shown = true;
     show(map, cell);
   };
 }

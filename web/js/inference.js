@@ -13,8 +13,8 @@ let local = null;  // no Web Workers here: the same calls, in this thread
 // cores. The time of the last input (ms since the epoch) is shared with the worker, which waits
 // between a background chain's parts; without shared memory the page waits before the chain.
 const QUIET = 150;
-const lastInput = new Float64Array(typeof SharedArrayBuffer === "function" && self.crossOriginIsolated
-  ? new SharedArrayBuffer(8) : new ArrayBuffer(8));
+const shared = typeof SharedArrayBuffer === "function" && self.crossOriginIsolated;  // no such global when not isolated
+const lastInput = new Float64Array(shared ? new SharedArrayBuffer(8) : new ArrayBuffer(8));
 const epochNow = () => performance.timeOrigin + performance.now();
 if (typeof document === "object") {
   for (const type of ["pointerdown", "pointermove", "keydown", "input", "change", "wheel"]) {
@@ -62,9 +62,8 @@ export function start(numThreads) {
   } else {
     local = import("./inference_worker.js");
   }
-  const shared = worker && lastInput.buffer instanceof SharedArrayBuffer ? lastInput : null;
   return call("configure", { wasmPaths: new URL("../vendor/ort/", import.meta.url).href, numThreads,
-                             idle: shared && { lastInput: shared, quiet: QUIET } });
+                             idle: worker && shared ? { lastInput, quiet: QUIET } : null });
 }
 
 // Tensors cross to the worker as plain {type, data, dims}; the worker's copies are its own, and the
@@ -112,7 +111,7 @@ export async function createSession(bytes) {
 export async function chain(preprocess, feeds, stages, background = false) {
   const parts = stages.map(({ session, input, wanted, last, gather, extra }) => (
     { id: session.id, input, wanted, last, gather: gather && Array.from(gather), extra: extra && plainFeeds(extra) }));
-  const yields = background && worker !== null && lastInput.buffer instanceof SharedArrayBuffer;
+  const yields = background && worker !== null && shared;
   if (background && !yields) await whenIdle();
   const { kept, elapsed, finished } = await call("chain", { preprocess: preprocess?.id ?? null, feeds: plainFeeds(feeds),
                                                            stages: parts, background: yields });

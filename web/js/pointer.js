@@ -26,8 +26,8 @@ export function cellAt(canvas, event, rows, cols) {
 }
 
 // The keyboard's hover and click on a grid drawn on a canvas: the canvas takes focus, the arrow keys
-// move a cursor (`move(cell)`, as a hover; focus puts it on `start` or the first cell, leaving
-// removes it: move(-1)), and Enter or Space picks the cell under it (`pick(cell)`, as a click). The
+// move a cursor (`move(cell)`, as a hover; focus by the keyboard puts it on `start` or the first
+// cell, leaving removes it: move(-1)), and Enter or Space picks the cell under it (`pick(cell)`, as a click). The
 // cursor is the canvas's data-cursor, so it stays where it was when the canvas is drawn again.
 export function cellKeys(canvas, rows, cols, start, move, pick) {
   canvas.tabIndex = 0;
@@ -37,8 +37,10 @@ export function cellKeys(canvas, rows, cols, start, move, pick) {
     else canvas.dataset.cursor = String(cell);
     move(cell);
   };
-  canvas.onfocus = () => place(start >= 0 ? start : 0);
-  canvas.onblur = () => place(-1);
+  // Focus by the keyboard only shows the cursor: a click or a tap focuses the canvas too, and its
+  // pointer handlers say where.
+  canvas.onfocus = () => { if (canvas.matches(":focus-visible")) place(start >= 0 ? start : 0); };
+  canvas.onblur = () => { if (cursorOf(canvas) >= 0) place(-1); };
   canvas.onkeydown = (event) => {
     const cursor = cursorOf(canvas);
     if (event.altKey || event.ctrlKey || event.metaKey) return;

@@ -9,7 +9,6 @@ import json
 
 import js
 
-import describe
 from detail_view import DetailView
 from graph_view import GraphView
 from interpret_view import InterpretationView
@@ -17,6 +16,7 @@ from manifest import Manifest, ModelIndex
 from overview_view import OverviewView
 from page import Page, element, fetch_json, make
 from picker import ModelPicker, is_local, reload_forgot
+import prediction
 import state as url_state
 from runtime import MAX_SIDE, ModelError, ModelRuntime, js_message, plain
 from tour_view import TourView
@@ -146,9 +146,7 @@ class App:
             f"{m.architecture} · {m.image_size[0]}×{m.image_size[1]} input · "
             f"{m.grid[0]}×{m.grid[1]} patches of {m.patch_size} px · {m.tokens} tokens × "
             f"{m.hidden_size} · {m.num_layers} blocks × {m.num_heads} heads · {len(m.labels)} classes")
-        element("prediction-classes").textContent = (  # honest about what it can answer
-            f"This model knows {len(m.labels)} classes: {describe.listing(list(m.labels))}. Whatever the image shows, "
-            "it answers with one of them.")
+        prediction.show_classes(m)
 
     def render_gallery(self, runtime):
         gallery = element("gallery")
@@ -267,10 +265,7 @@ class App:
         """A run's probabilities on screen, in the prediction card and every view drawn."""
         page = self.page
         page.probabilities = probabilities
-        self.render_prediction(elapsed)
-        top = max(range(len(probabilities)), key=probabilities.__getitem__)
-        page.announce(f"{'After the edit' if page.runtime.edit else 'Prediction'}: {page.manifest.labels[top]}, "
-                      f"{probabilities[top]:.0%}.")
+        prediction.show(page, elapsed)
         for view in self.views.values():
             if view.shown or view.drawn_hidden:
                 self.draw(view)
@@ -280,22 +275,6 @@ class App:
         js.performance.mark(f"vitlens:classified:{page.classified}")  # read by the benchmarks
         js.performance.mark("vitlens:prediction-shown")
         document.body.dataset.status = "ready"
-
-    def render_prediction(self, elapsed_ms):
-        threads = JS.threads
-        why = ""
-        if threads == 1:
-            why = (" (the page is not cross-origin isolated: the server sends no COOP/COEP headers and no service "
-                   "worker could add them, so it cannot share memory between threads)"
-                   if not JS.isolated else " (this browser offers the page no SharedArrayBuffer)")
-        page = self.page
-        edit = page.runtime.edit
-        pass_ = (f"What-if run ({edit.describe()}) {elapsed_ms:.0f} ms" if edit else
-                 f"Forward pass {elapsed_ms:.0f} ms in this browser: preprocessing and {len(page.manifest.stages)} "
-                 "ONNX parts")
-        JS.draw.predictionCard(plain(page.manifest.labels), plain(page.probabilities),
-                               f"{pass_}, WebAssembly, {threads} thread{'s' if threads != 1 else ''}{why}",
-                               plain(page.unedited) if edit else None, edit.describe() if edit else "")
 
     # ---- events -----------------------------------------------------------------------------
 
