@@ -164,6 +164,23 @@ def test_replacing_patches_equals_the_processor_on_the_same_edited_pixels(watche
     wait_hash(page, "replace=0,17-20,33-36", "fill=blur", "image=upload")
     blurred = page_tensor(page, names.PIXELS)
     assert np.abs(blurred - got).max() > 0.1
+    count = runs(page)  # a sample's same patches, scaled nearest-neighbour into each box (web/js/edits.js)
+    page.evaluate("location.hash = location.hash.replace(/replace=[^&]*/, 'replace=17-20')"
+                  ".replace(/fill=[^&]*/, 'fill=sample:chelsea')")
+    wait_run(page, count)
+    sample = np.asarray(Image.open(MODEL / next(s["file"] for s in MANIFEST["samples"] if s["id"] == "chelsea"))
+                        .convert("RGB"))
+    pixels = np.asarray(picture).copy()
+    for patch in range(17, 21):
+        left, top, right, bottom = geometry.patch_box(recipe, picture.width, picture.height, MANIFEST["patch_size"],
+                                                      COLS, patch)
+        sl, st, sr, sb = geometry.patch_box(recipe, sample.shape[1], sample.shape[0], MANIFEST["patch_size"], COLS, patch)
+        ys = np.minimum(sb - 1, st + (np.arange(top, bottom) - top) * (sb - st) // (bottom - top))
+        xs = np.minimum(sr - 1, sl + (np.arange(left, right) - left) * (sr - sl) // (right - left))
+        pixels[top:bottom, left:right] = sample[np.ix_(ys, xs)]
+    got = page_tensor(page, names.PIXELS)
+    assert np.abs(got - preprocess(Image.fromarray(pixels), recipe)).max() <= 3.01 / 255 / min(recipe["std"])  # JPEG decoders
+    assert "sample" in page.inner_text("#prediction-edit")
     watched.assert_clean()
 
 
